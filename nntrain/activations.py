@@ -1,0 +1,111 @@
+"""Keras's activation functions with their derivatives.
+
+Each activation is a pair ``forward(x) -> y`` and ``backward(x, y, dy) -> dx``; backward gets both
+the input and the output so that each derivative uses whichever is cheaper (sigmoid and tanh from
+y, relu from x) and nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from nntrain.errors import unknown
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+    @property
+    def is_linear(self) -> bool:
+        return self.name == "linear"
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_backward(y: np.ndarray, dy: np.ndarray, axis: int = -1) -> np.ndarray:
+    return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
+
+
+try:  # exact gelu wants erf; scipy is optional
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _gelu(x):
+    return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
+
+
+def _gelu_backward(x, y, dy):
+    cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return (dy * (cdf + x * pdf)).astype(x.dtype, copy=False)
+
+
+def _elu(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _elu_backward(x, y, dy, alpha=1.0):
+    return dy * np.where(x > 0, 1.0, y + alpha).astype(x.dtype, copy=False)
+
+
+def _softplus(x):
+    return np.logaddexp(0, x).astype(x.dtype, copy=False)
+
+
+def _swish_backward(x, y, dy):
+    s = sigmoid(x)
+    return dy * (s + x * s * (1 - s))
+
+
+_ACTIVATIONS = [
+    Activation("linear", lambda x: x, lambda x, y, dy: dy),
+    Activation("relu", lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (x > 0)),
+    Activation("leaky_relu", lambda x: np.where(x > 0, x, 0.2 * x),
+               lambda x, y, dy: dy * np.where(x > 0, 1.0, 0.2).astype(x.dtype, copy=False)),
+    Activation("elu", _elu, _elu_backward),
+    Activation("selu", lambda x: SELU_SCALE * _elu(x, SELU_ALPHA),
+               lambda x, y, dy: dy * np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)
+               .astype(x.dtype, copy=False)),
+    Activation("gelu", _gelu, _gelu_backward),
+    Activation("sigmoid", sigmoid, lambda x, y, dy: dy * y * (1 - y)),
+    Activation("hard_sigmoid", lambda x: np.clip(x / 6.0 + 0.5, 0, 1).astype(x.dtype, copy=False),
+               lambda x, y, dy: dy * ((x > -3) & (x < 3)) / 6.0),
+    Activation("tanh", np.tanh, lambda x, y, dy: dy * (1 - y * y)),
+    Activation("softmax", softmax, lambda x, y, dy: softmax_backward(y, dy)),
+    Activation("softplus", _softplus, lambda x, y, dy: dy * sigmoid(x)),
+    Activation("softsign", lambda x: x / (1 + np.abs(x)),
+               lambda x, y, dy: dy / (1 + np.abs(x)) ** 2),
+    Activation("swish", lambda x: x * sigmoid(x), _swish_backward),
+]
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in _ACTIVATIONS}
+ACTIVATIONS["silu"] = ACTIVATIONS["swish"]
+
+
+def get(name: str | None, key: str = "activation") -> Activation:
+    """Look up an activation by Keras name; ``None`` means linear."""
+    if name is None:
+        return ACTIVATIONS["linear"]
+    if isinstance(name, str) and name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    raise unknown("activation", name, ACTIVATIONS, key=key)

@@ -1,0 +1,82 @@
+"""Error types. A user mistake is an `InputError` (exit 2); anything else is a bug or a run failure.
+
+Library code raises `InputError(message, key="model.layers.2.Dense.units")` without knowing the
+file; the command that loaded the config fills in `file` and `line` from the config's line map
+before printing, so every message reads ``error: FILE:LINE: key.path: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class InputError(Exception):
+    """Bad input from the user: config, data, checkpoint or arguments. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, key: str | None = None, file: str | None = None,
+                 line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.file = file
+        self.line = line
+
+    def located(self, file: str | None = None, line: int | None = None) -> "InputError":
+        """Fill in file and line where they are still unknown; returns self for `raise ... from`."""
+        if self.file is None:
+            self.file = file
+        if self.line is None:
+            self.line = line
+        return self
+
+    def prefixed(self, prefix: str) -> "InputError":
+        """Prepend a key path (e.g. ``model.layers.2.Dense``) to the key this error names."""
+        self.key = f"{prefix}.{self.key}" if self.key else prefix
+        return self
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+
+class ConfigError(InputError):
+    """The config (or a --set override) is wrong."""
+
+
+class DataError(InputError):
+    """The data named by the config cannot be used."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint or run directory cannot be used as asked."""
+
+
+class TrainingAborted(Exception):
+    """Training stopped for a reason that is not the user's input (NaN loss, ...). Exit code 1."""
+
+    exit_code = 1
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' hint when `value` is close to one of `choices`, else ''."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if str(value).lower() in lowered:
+            close = [lowered[str(value).lower()]]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown(kind: str, value: str, choices: Iterable[str], *, key: str | None = None,
+            cls: type[InputError] = ConfigError) -> InputError:
+    """The standard error for a name that is not one of the known ones."""
+    choices = sorted(choices)
+    hint = did_you_mean(value, choices)
+    listing = "" if hint else f"; expected one of: {', '.join(choices)}"
+    return cls(f"unknown {kind} {value!r}{hint}{listing}", key=key)

@@ -1,0 +1,130 @@
+"""The one contract every layer follows: build → forward → backward → output shape → config.
+
+A layer is built once for a per-sample input shape (no batch dimension) and then called on
+batches. ``forward`` caches what ``backward`` needs; ``backward`` takes dL/d(output), writes
+dL/d(param) into ``self.grads`` (plain assignment: a layer runs once per step) and returns
+dL/d(input). Shapes are Keras's: weights live in ``self.params`` under Keras's names and layouts,
+in Keras's order, so a checkpoint's ``weights/<layer>/<param>`` is exactly ``layer.weights``.
+
+Layers with several inputs (merges) set ``multi_input = True``; they take and return lists.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from nntrain import initializers, regularizers
+from nntrain.errors import ConfigError
+
+LAYERS: dict[str, type["Layer"]] = {}
+
+
+def register(cls: type["Layer"]) -> type["Layer"]:
+    """Class decorator: make a layer available to configs under its Keras class name."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
+def snake_case(name: str) -> str:
+    """Keras's default layer-name stem: ``Conv1D`` → ``conv1d``, ``BatchNormalization`` →
+    ``batch_normalization``, ``GlobalAveragePooling1D`` → ``global_average_pooling1d``."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+class Layer:
+    """Base class. Subclasses take their Keras arguments in ``__init__`` (validated there, with
+    `nntrain.validate`), create weights in ``build`` with ``add_weight``, and implement
+    ``forward``, ``backward`` and ``compute_output_shape``."""
+
+    multi_input = False
+
+    def __init__(self, name: str | None = None, trainable: bool = True):
+        self.name = name
+        self.trainable = trainable
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.non_trainable: set[str] = set()
+        self.regularizers: dict[str, regularizers.Regularizer] = {}
+        self.activity_regularizer: regularizers.Regularizer | None = None
+        self.dtype = np.float32
+        self.rng: np.random.Generator | None = None  # the model's dropout stream, set by the model
+        self.input_shape = None
+        self.built = False
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self, input_shape, rng: np.random.Generator) -> None:
+        """Create weights for a per-sample `input_shape` (a tuple; a list of tuples if
+        multi_input). Subclasses call super().build(...) last or first; both are fine."""
+        self.input_shape = input_shape
+        self.built = True
+
+    def add_weight(self, name: str, shape: tuple[int, ...], initializer, rng: np.random.Generator,
+                   *, trainable: bool = True, regularizer=None) -> np.ndarray:
+        """Create, register and return a weight initialized in `self.dtype`."""
+        init = initializers.get(initializer)
+        value = np.ascontiguousarray(init(tuple(shape), rng), dtype=self.dtype)
+        self.params[name] = value
+        if not trainable or not self.trainable:
+            self.non_trainable.add(name)
+        if regularizer is not None:
+            self.regularizers[name] = regularizers.get(regularizer)
+        return value
+
+    def trainable_params(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in self.params.items() if k not in self.non_trainable}
+
+    def count_params(self) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts."""
+        t = sum(v.size for k, v in self.params.items() if k not in self.non_trainable)
+        n = sum(v.size for k, v in self.params.items() if k in self.non_trainable)
+        return t, n
+
+    def set_dtype(self, dtype) -> None:
+        """Cast weights in place of the dict (used by gradcheck to go to float64)."""
+        self.dtype = np.dtype(dtype).type
+        for k, v in self.params.items():
+            self.params[k] = np.ascontiguousarray(v, dtype=self.dtype)
+
+    # -- computing --------------------------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        """Per-sample output shape for a per-sample input shape."""
+        return input_shape
+
+    def forward(self, x, training: bool = False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    # -- describing -------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+    def flops(self, input_shape) -> int:
+        """Forward floating-point operations per sample (a multiply-add counts as 2)."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def check_rank(layer: Layer, input_shape, rank: int, what: str) -> None:
+    """Raise a ConfigError naming the layer when the per-sample input has the wrong rank."""
+    if len(input_shape) != rank:
+        raise ConfigError(
+            f"{type(layer).__name__} expects {what} (per-sample rank {rank}), "
+            f"received input of shape {list(input_shape)}")
+
+
+def check_initializer(spec, key: str):
+    """Validate an initializer argument at construction time (errors name the argument)."""
+    initializers.get(spec, key=key)
+    return spec
+
+
+def check_regularizer(spec, key: str):
+    """Validate a regularizer argument at construction time; returns the Regularizer or None."""
+    return regularizers.get(spec, key=key)
