@@ -83,3 +83,96 @@ def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: 
         key = "input" if len(inputs) == 1 else f"input_{i}"
         errors[key] = relative_error(g, numeric_gradient(loss, x, eps))
     return errors
+
+
+def random_batch(model, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random inputs of the model's shapes; integer ids for inputs that feed an Embedding."""
+    xs = []
+    for name in model.input_names:
+        shape = (batch, *model.input_shapes[name])
+        consumers = [n.layer for n in model.nodes if name in n.inputs]
+        dims = [getattr(c, "input_dim", None) for c in consumers]
+        if dims and all(d is not None for d in dims):
+            xs.append(rng.integers(0, min(dims), size=shape))
+        else:
+            xs.append(rng.standard_normal(shape).astype(model.dtype))
+    return xs
+
+
+def random_targets(model, loss, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """Targets that suit the loss: class ids, one-hot rows, 0/1 labels or real values."""
+    shape = (batch, *model.output_shape)
+    k = shape[-1]
+    if loss.label_kind == "sparse":
+        return rng.integers(0, k, size=shape[:-1])
+    if loss.label_kind == "onehot":
+        return np.eye(k)[rng.integers(0, k, size=shape[:-1])]
+    if loss.name == "binary_crossentropy":
+        return rng.integers(0, 2, size=shape).astype(np.float64)
+    return rng.standard_normal(shape)
+
+
+def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int = 30,
+                eps: float = 1e-6) -> list[dict]:
+    """Compare backprop with central differences for every trainable tensor and every float
+    input of `model` (cast to float64 here), using the training step's own code path.
+
+    Tensors larger than `max_entries` are checked on that many randomly chosen entries (a full
+    check of a 500k-parameter model would take two forward passes per weight). Returns rows
+    ``{"layer", "param", "rel_error", "entries"}``.
+    """
+    from nntrain.training.step import forward_backward
+
+    model.set_dtype(np.float64)
+    rng = np.random.default_rng(seed)
+    xs = [x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
+          for x in random_batch(model, batch, rng)]
+    y = random_targets(model, loss, batch, rng)
+
+    def reseed():
+        model.set_rng(np.random.default_rng(seed + 1))
+
+    def value() -> float:
+        reseed()
+        out = model.forward(xs, training=True)
+        return float(loss(y, out)) + model.regularization_loss()
+
+    reseed()
+    _, _, input_grads = forward_backward(model, loss, xs, y, training=True)
+    grads = model.gradients()
+
+    rows = []
+    weights = model.trainable_weights()
+    for key, w in weights.items():
+        layer, param = key.split("/", 1)
+        idx = _entries(w.size, max_entries, rng)
+        analytic = grads[key].reshape(-1)[idx]
+        numeric = _numeric_at(value, w, idx, eps)
+        rows.append({"layer": layer, "param": param, "rel_error": relative_error(analytic, numeric),
+                     "entries": int(len(idx))})
+    for name, x, g in zip(model.input_names, xs, input_grads):
+        if g is None or not np.issubdtype(x.dtype, np.floating):
+            continue
+        idx = _entries(x.size, max_entries, rng)
+        numeric = _numeric_at(value, x, idx, eps)
+        rows.append({"layer": name, "param": "input", "entries": int(len(idx)),
+                     "rel_error": relative_error(g.reshape(-1)[idx], numeric)})
+    return rows
+
+
+def _entries(size: int, most: int, rng: np.random.Generator) -> np.ndarray:
+    return np.arange(size) if size <= most else np.sort(rng.choice(size, most, replace=False))
+
+
+def _numeric_at(f: Callable[[], float], x: np.ndarray, idx: np.ndarray, eps: float) -> np.ndarray:
+    flat = x.reshape(-1)
+    out = np.empty(len(idx))
+    for j, i in enumerate(idx):
+        old = flat[i]
+        flat[i] = old + eps
+        plus = f()
+        flat[i] = old - eps
+        minus = f()
+        flat[i] = old
+        out[j] = (plus - minus) / (2 * eps)
+    return out

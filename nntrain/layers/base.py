@@ -40,6 +40,10 @@ class Layer:
     ``forward``, ``backward`` and ``compute_output_shape``."""
 
     multi_input = False
+    # True when `self.activation` is applied last, elementwise, to the layer's output (Dense,
+    # Conv, Activation): only then may a loss be fused with it (recurrent layers apply their
+    # activation inside the recurrence, so they must not set this).
+    output_activation = False
 
     def __init__(self, name: str | None = None, trainable: bool = True):
         self.name = name

@@ -18,6 +18,8 @@ class Dense(Layer):
     x : (batch, ..., in) → y : (batch, ..., units); kernel (in, units), bias (units,).
     """
 
+    output_activation = True
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, **base):
@@ -76,6 +78,8 @@ class Dense(Layer):
 @register
 class Activation(Layer):
     """Applies an activation function; no weights."""
+
+    output_activation = True
 
     def __init__(self, activation, **base):
         super().__init__(**base)

@@ -1,1 +1,221 @@
-"""(being written)"""
+"""Pooling, channels_last: Max/AveragePooling1D/2D over (strided) windows, and global pooling.
+
+'same' padding is TensorFlow's (extra pad on the right). Max pooling pads with -inf and routes
+each window's gradient to one position, its (first) argmax, as TensorFlow does; average pooling
+with 'same' divides by the number of real (unpadded) elements in each window, as Keras does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nntrain import validate
+from nntrain.layers.base import Layer, check_rank, register
+from nntrain.layers.conv import (check_data_format, crop_spatial, pad_spatial, padding_arg,
+                                 plan_axis, tap_slice)
+from nntrain.errors import ConfigError
+
+
+class _Pool(Layer):
+    """Window pooling over the spatial axes: x : (batch, *spatial, C) → (batch, *out, C)."""
+
+    rank = 1
+    mode = "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **base):
+        super().__init__(**base)
+        self.pool_size = validate.int_tuple("pool_size", pool_size, self.rank)
+        self.strides = (self.pool_size if strides is None
+                        else validate.int_tuple("strides", strides, self.rank))
+        self.padding = padding_arg(padding, ("valid", "same"))
+        self.data_format = check_data_format(data_format)
+
+    def _plan(self, spatial):
+        plans = [plan_axis(n, k, s, 1, self.padding)
+                 for n, k, s in zip(spatial, self.pool_size, self.strides)]
+        out = tuple(o for o, _ in plans)
+        if min(out) < 1:
+            raise ConfigError(f"{type(self).__name__}: input of spatial shape {list(spatial)} is "
+                              f"smaller than pool_size={list(self.pool_size)} with "
+                              "padding='valid'", key="pool_size")
+        return out, tuple(p for _, p in plans)
+
+    def compute_output_shape(self, input_shape):
+        what = "(steps, channels)" if self.rank == 1 else "(height, width, channels)"
+        check_rank(self, input_shape, self.rank + 1, what)
+        out, _ = self._plan(input_shape[:-1])
+        return (*out, input_shape[-1])
+
+    def _taps(self, out):
+        """Index into the padded input for each window position: (N, *out, C) views."""
+        return [tap_slice(tap, out, self.strides, (1,) * self.rank)
+                for tap in np.ndindex(*self.pool_size)]
+
+    def forward(self, x, training=False):
+        """x : (N, *spatial, C) → (N, *out, C), reduced one window position at a time (a few
+        passes over contiguous memory beat one reduction over a strided window view)."""
+        out, pads = self._plan(x.shape[1:-1])
+        xp = pad_spatial(x, pads, -np.inf if self.mode == "max" else 0.0)
+        first, *rest = self._taps(out)
+        y = xp[first].copy()
+        for tap in rest:
+            if self.mode == "max":
+                np.maximum(y, xp[tap], out=y)
+            else:
+                y += xp[tap]
+        self._cache = (xp, x.shape, pads, out)
+        if self.mode == "max":
+            self._y = y
+            return y
+        self._counts = self._window_counts(x.shape[1:-1], out, pads, x.dtype)
+        y /= self._counts
+        return y
+
+    def _window_counts(self, spatial, out, pads, dtype):
+        """Real elements per window, shaped (*out, 1) to broadcast over (N, *out, C)."""
+        if self.padding == "valid":
+            return dtype.type(math.prod(self.pool_size))
+        counts = np.ones((), dtype=dtype)
+        for n, k, s, o, (left, _) in zip(spatial, self.pool_size, self.strides, out, pads):
+            start = np.arange(o) * s - left
+            per_axis = (np.minimum(start + k, n) - np.maximum(start, 0)).astype(dtype)
+            counts = np.multiply.outer(counts, per_axis)
+        return counts[..., None]
+
+    def backward(self, dy):
+        """dy : (N, *out, C) → dx : (N, *spatial, C), one strided add per window position."""
+        xp, x_shape, pads, out = self._cache
+        dxp = np.zeros(xp.shape, dtype=dy.dtype)
+        if self.mode == "max":
+            # the first position equal to the window's max takes the whole gradient
+            free = np.ones(dy.shape, dtype=bool)
+            for tap in self._taps(out):
+                hit = xp[tap] == self._y
+                hit &= free
+                free ^= hit
+                dxp[tap] += dy * hit
+        else:
+            g = dy / self._counts
+            for tap in self._taps(out):
+                dxp[tap] += g
+        return crop_spatial(dxp, x_shape, pads)
+
+    def flops(self, input_shape):
+        out, _ = self._plan(input_shape[:-1])
+        return math.prod(out) * math.prod(self.pool_size) * input_shape[-1]
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+
+@register
+class MaxPooling1D(_Pool):
+    """Max over windows of `pool_size` steps: (batch, steps, C) → (batch, new_steps, C)."""
+
+    rank, mode = 1, "max"
+
+
+@register
+class MaxPooling2D(_Pool):
+    """Max over (ph, pw) windows: (batch, h, w, C) → (batch, new_h, new_w, C)."""
+
+    rank, mode = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **base):
+        super().__init__(pool_size, strides, padding, data_format, **base)
+
+
+@register
+class AveragePooling1D(_Pool):
+    """Mean over windows of `pool_size` steps: (batch, steps, C) → (batch, new_steps, C)."""
+
+    rank, mode = 1, "avg"
+
+
+@register
+class AveragePooling2D(_Pool):
+    """Mean over (ph, pw) windows: (batch, h, w, C) → (batch, new_h, new_w, C)."""
+
+    rank, mode = 2, "avg"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **base):
+        super().__init__(pool_size, strides, padding, data_format, **base)
+
+
+class _GlobalPool(Layer):
+    """Reduce every spatial axis: (batch, *spatial, C) → (batch, C), or (batch, 1.., C) with
+    keepdims."""
+
+    rank = 1
+    mode = "max"
+
+    def __init__(self, data_format=None, keepdims=False, **base):
+        super().__init__(**base)
+        self.data_format = check_data_format(data_format)
+        self.keepdims = validate.boolean("keepdims", keepdims)
+
+    def compute_output_shape(self, input_shape):
+        what = "(steps, channels)" if self.rank == 1 else "(height, width, channels)"
+        check_rank(self, input_shape, self.rank + 1, what)
+        return (*(1,) * self.rank, input_shape[-1]) if self.keepdims else (input_shape[-1],)
+
+    def forward(self, x, training=False):
+        """x : (N, *spatial, C) → (N, C) (or (N, 1.., C) with keepdims)."""
+        self._x_shape = x.shape
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        if self.mode == "max":
+            self._flat = flat
+            y = flat.max(axis=1)
+        else:
+            y = flat.mean(axis=1)
+        return y.reshape(x.shape[0], *(1,) * self.rank, x.shape[-1]) if self.keepdims else y
+
+    def backward(self, dy):
+        """dy : (N, C) → dx : (N, *spatial, C)."""
+        n, c = self._x_shape[0], self._x_shape[-1]
+        dy = dy.reshape(n, 1, c)
+        if self.mode == "max":
+            steps = self._flat.shape[1]
+            arg = self._flat.argmax(axis=1)
+            dx = (np.arange(steps).reshape(steps, 1) == arg[:, None, :]) * dy
+        else:
+            steps = math.prod(self._x_shape[1:-1])
+            dx = np.broadcast_to(dy * dy.dtype.type(1.0 / steps), (n, steps, c))
+        return np.ascontiguousarray(dx).reshape(self._x_shape)
+
+    def flops(self, input_shape):
+        return math.prod(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+@register
+class GlobalMaxPooling1D(_GlobalPool):
+    """Max over steps: (batch, steps, C) → (batch, C)."""
+
+    rank, mode = 1, "max"
+
+
+@register
+class GlobalMaxPooling2D(_GlobalPool):
+    """Max over height and width: (batch, h, w, C) → (batch, C)."""
+
+    rank, mode = 2, "max"
+
+
+@register
+class GlobalAveragePooling1D(_GlobalPool):
+    """Mean over steps: (batch, steps, C) → (batch, C)."""
+
+    rank, mode = 1, "avg"
+
+
+@register
+class GlobalAveragePooling2D(_GlobalPool):
+    """Mean over height and width: (batch, h, w, C) → (batch, C)."""
+
+    rank, mode = 2, "avg"

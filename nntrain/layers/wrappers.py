@@ -1,1 +1,231 @@
-"""(being written)"""
+"""Layer wrappers: Bidirectional and TimeDistributed.
+
+A wrapper owns inner layers but shows their weights in its own ``params`` under Keras's names
+(``forward_lstm/kernel``, ...). The arrays are the same objects as the inner layers' (the
+optimizer updates in place); the wrapper's dict is the reference: it is pushed into the inner
+layers before each forward pass and pulled back after, so replacing an entry (loading weights)
+or an inner layer replacing one of its own (moving statistics) keeps both sides in step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nntrain import validate
+from nntrain.errors import ConfigError, unknown
+from nntrain.layers.base import Layer, register, snake_case
+
+
+def build_inner(spec, key: str = "layer"):
+    """The inner layer's class and arguments from its one-key map ``{LSTM: {units: 8}}``;
+    errors name `key`."""
+    from nntrain.layers.base import LAYERS  # here, not at import time: avoids import cycles
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ConfigError(f"expected a one-key map such as {{LSTM: {{units: 8}}}}, received "
+                          f"{spec!r}", key=key)
+    (name, args), = spec.items()
+    if name not in LAYERS:
+        raise unknown("layer", name, LAYERS, key=key)
+    args = {} if args is None else args
+    if not isinstance(args, dict):
+        raise ConfigError(f"expected a mapping of arguments, received {args!r}",
+                          key=f"{key}.{name}")
+    return LAYERS[name], dict(args)
+
+
+def make_inner(cls, args: dict, key: str):
+    try:
+        return cls(**args)
+    except TypeError as e:
+        raise ConfigError(f"bad arguments for {cls.__name__}: {e}", key=key) from None
+    except ConfigError as e:
+        raise e.prefixed(key) from None
+
+
+class Wrapper(Layer):
+    """Keeps ``self.params`` / ``grads`` / ``regularizers`` in step with inner layers, each
+    under a prefix ('' keeps the inner names)."""
+
+    def _inner(self) -> list[tuple[str, Layer]]:
+        raise NotImplementedError
+
+    def _link(self) -> None:
+        self.params, self.regularizers, self.non_trainable = {}, {}, set()
+        for prefix, layer in self._inner():
+            for k, v in layer.params.items():
+                self.params[prefix + k] = v
+                if k in layer.non_trainable or not self.trainable:
+                    self.non_trainable.add(prefix + k)
+                if k in layer.regularizers:
+                    self.regularizers[prefix + k] = layer.regularizers[k]
+
+    def _push(self) -> None:
+        for prefix, layer in self._inner():
+            for k in layer.params:
+                layer.params[k] = self.params[prefix + k]
+            layer.rng = self.rng
+
+    def _pull(self, grads: bool = False) -> None:
+        for prefix, layer in self._inner():
+            for k in layer.params:
+                self.params[prefix + k] = layer.params[k]
+            if grads:
+                for k, g in layer.grads.items():
+                    self.grads[prefix + k] = g
+
+    def _build_inner(self, input_shape, rng) -> None:
+        for _, layer in self._inner():
+            layer.dtype = self.dtype
+            layer.build(input_shape, rng)
+        self._link()
+
+    def set_dtype(self, dtype) -> None:
+        self.dtype = np.dtype(dtype).type
+        for _, layer in self._inner():
+            layer.set_dtype(dtype)
+        self._link()
+
+
+@register
+class Bidirectional(Wrapper):
+    """Runs a recurrent layer forwards and a copy of it backwards (``go_backwards``) over the
+    same input and merges the two outputs (`merge_mode` concat, sum, mul or ave; Keras's None,
+    two outputs, is not supported). The backward copy's sequence output is reversed back to
+    input order before merging, as Keras does.
+
+    x : (N, T, in) → (N, T, u') or (N, u'), u' = 2*units for concat, units otherwise.
+    Weights: ``forward_<inner>/kernel``, ..., ``backward_<inner>/kernel``, ...
+    """
+
+    MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+    def __init__(self, layer, merge_mode="concat", **base):
+        super().__init__(**base)
+        if merge_mode is None:
+            raise ConfigError("merge_mode None (two separate outputs) is not supported; use "
+                              "concat, sum, mul or ave", key="merge_mode")
+        self.merge_mode = validate.choice("merge_mode", merge_mode, self.MERGE_MODES)
+        cls, args = build_inner(layer)
+        key = f"layer.{cls.__name__}"
+        self.forward_layer = make_inner(cls, args, key)
+        if not hasattr(self.forward_layer, "go_backwards"):
+            raise ConfigError(f"Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN), "
+                              f"received {cls.__name__}", key="layer")
+        if self.forward_layer.go_backwards:
+            raise ConfigError("the wrapped layer must run forwards (the backward copy is made "
+                              "by Bidirectional), received go_backwards=True",
+                              key=f"{key}.go_backwards")
+        self.backward_layer = make_inner(cls, {**args, "go_backwards": True}, key)
+        self.layer_spec = {cls.__name__: args}
+        inner_name = args.get("name") or snake_case(cls.__name__)
+        self.forward_layer.name = f"forward_{inner_name}"
+        self.backward_layer.name = f"backward_{inner_name}"
+        self.return_sequences = self.forward_layer.return_sequences
+
+    def _inner(self):
+        return [(f"{layer.name}/", layer) for layer in (self.forward_layer, self.backward_layer)]
+
+    def build(self, input_shape, rng):
+        self._build_inner(input_shape, rng)
+        super().build(input_shape, rng)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        if self.merge_mode == "concat":
+            return (*shape[:-1], 2 * shape[-1])
+        return shape
+
+    def forward(self, x, training=False):
+        self._push()
+        y = self.forward_layer.forward(x, training)
+        y_rev = self.backward_layer.forward(x, training)
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]
+        self._pull()
+        self._y, self._y_rev = y, y_rev
+        if self.merge_mode == "concat":
+            return np.concatenate([y, y_rev], axis=-1)
+        if self.merge_mode == "sum":
+            return y + y_rev
+        if self.merge_mode == "mul":
+            return y * y_rev
+        return (y + y_rev) * 0.5
+
+    def backward(self, dy):
+        if self.merge_mode == "concat":
+            units = self._y.shape[-1]
+            dy_f, dy_b = dy[..., :units], dy[..., units:]
+        elif self.merge_mode == "sum":
+            dy_f, dy_b = dy, dy
+        elif self.merge_mode == "mul":
+            dy_f, dy_b = dy * self._y_rev, dy * self._y
+        else:
+            dy_f = dy_b = dy * 0.5
+        if self.return_sequences:
+            dy_b = dy_b[:, ::-1]
+        dx = self.forward_layer.backward(dy_f) + self.backward_layer.backward(dy_b)
+        self._pull(grads=True)
+        return dx
+
+    def flops(self, input_shape):
+        out = self.forward_layer.compute_output_shape(input_shape)
+        merge = 0 if self.merge_mode == "concat" else int(np.prod(out))
+        return self.forward_layer.flops(input_shape) + self.backward_layer.flops(input_shape) \
+            + merge
+
+    def get_config(self):
+        return {**super().get_config(), "layer": self.layer_spec, "merge_mode": self.merge_mode}
+
+
+@register
+class TimeDistributed(Wrapper):
+    """Applies the inner layer to every time step: (N, T, ...) is reshaped to (N*T, ...), run
+    through the inner layer and reshaped back to (N, T, ...'). Weights keep the inner layer's
+    names (``kernel``, ``bias``)."""
+
+    def __init__(self, layer, **base):
+        super().__init__(**base)
+        cls, args = build_inner(layer)
+        self.layer = make_inner(cls, args, f"layer.{cls.__name__}")
+        if self.layer.multi_input:
+            raise ConfigError(f"TimeDistributed wraps a single-input layer, received "
+                              f"{cls.__name__}", key="layer")
+        self.layer_spec = {cls.__name__: args}
+        self.layer.name = args.get("name") or snake_case(cls.__name__)
+
+    def _inner(self):
+        return [("", self.layer)]
+
+    def _check(self, input_shape):
+        if len(input_shape) < 2:
+            raise ConfigError(f"TimeDistributed expects per-sample inputs of rank >= 2 "
+                              f"(timesteps, ...), received input of shape {list(input_shape)}")
+
+    def build(self, input_shape, rng):
+        self._check(input_shape)
+        self._build_inner(tuple(input_shape[1:]), rng)
+        super().build(input_shape, rng)
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        return (input_shape[0], *self.layer.compute_output_shape(tuple(input_shape[1:])))
+
+    def forward(self, x, training=False):
+        self._push()
+        n, steps = x.shape[:2]
+        y = self.layer.forward(x.reshape(n * steps, *x.shape[2:]), training)
+        self._pull()
+        self._in_shape = x.shape
+        return y.reshape(n, steps, *y.shape[1:])
+
+    def backward(self, dy):
+        n, steps = dy.shape[:2]
+        dx = self.layer.backward(dy.reshape(n * steps, *dy.shape[2:]))
+        self._pull(grads=True)
+        return None if dx is None else dx.reshape(self._in_shape)
+
+    def flops(self, input_shape):
+        return input_shape[0] * self.layer.flops(tuple(input_shape[1:]))
+
+    def get_config(self):
+        return {**super().get_config(), "layer": self.layer_spec}

@@ -1,0 +1,146 @@
+"""Turn the config's `model` section into a built `Model`.
+
+Each layer entry is a one-key map ``LayerName: {arguments}``; `name` and `inputs` are ours, the
+rest go to the layer's constructor, checked against its signature first so that an unknown
+argument gets a did-you-mean. Every error raised while constructing or building a layer is
+prefixed with the entry's key path (``model.layers.3.Conv1D``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from nntrain import validate
+from nntrain.errors import ConfigError, InputError, unknown
+from nntrain.layers import LAYERS, snake_case
+from nntrain.model import Model, Node
+
+SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's input
+
+
+def layer_arguments(cls) -> set[str]:
+    """Argument names a layer class accepts: its own plus the base ``name``/``trainable``."""
+    params = inspect.signature(cls.__init__).parameters
+    own = {p for p, v in params.items()
+           if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+    return own | {"name", "trainable"}
+
+
+def _required_arguments(cls) -> list[str]:
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p, v in params.items() if p != "self" and v.default is v.empty
+            and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
+
+
+def make_layer(entry, key: str):
+    """Construct (not build) a layer from its one-key config map."""
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise ConfigError(f"expected a one-key map such as {{Dense: {{units: 10}}}}, received "
+                          f"{entry!r}", key=key)
+    (type_name, args), = entry.items()
+    if type_name not in LAYERS:
+        raise unknown("layer type", type_name, LAYERS, key=f"{key}.{type_name}")
+    key = f"{key}.{type_name}"
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise ConfigError(f"expected a mapping of arguments, received {args!r}", key=key)
+    cls = LAYERS[type_name]
+    args = dict(args)
+    inputs = args.pop("inputs", None)
+    allowed = layer_arguments(cls)
+    for arg in args:
+        if arg not in allowed:
+            raise unknown(f"argument for {type_name}", arg, allowed, key=f"{key}.{arg}")
+    for arg in _required_arguments(cls):
+        if arg not in args:
+            raise ConfigError(f"missing required argument {arg!r}", key=key)
+    try:
+        layer = cls(**args)
+    except InputError as e:
+        raise e.prefixed(key) from None
+    return layer, inputs, key
+
+
+def _input_shapes(model_cfg: dict) -> dict[str, tuple]:
+    has_single, has_multi = "input_shape" in model_cfg, "inputs" in model_cfg
+    if has_single == has_multi:
+        raise ConfigError("give either input_shape (one input) or inputs (a map of named inputs)",
+                          key="model")
+    if has_single:
+        return {SINGLE_INPUT_NAME: validate.shape("model.input_shape", model_cfg["input_shape"])}
+    inputs = model_cfg["inputs"]
+    if not isinstance(inputs, dict) or not inputs:
+        raise ConfigError(f"expected a map of input name to shape, received {inputs!r}",
+                          key="model.inputs")
+    return {str(k): validate.shape(f"model.inputs.{k}", v) for k, v in inputs.items()}
+
+
+def _source_names(inputs, previous: str, known: dict, key: str) -> list[str]:
+    if inputs is None:
+        return [previous]
+    names = [inputs] if isinstance(inputs, str) else inputs
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"expected a layer or input name or a list of them, received "
+                          f"{inputs!r}", key=f"{key}.inputs")
+    for n in names:
+        if n not in known:
+            raise unknown("layer or input", n, known, key=f"{key}.inputs")
+    return names
+
+
+def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | None = None
+                ) -> Model:
+    """Build every layer (weights initialized from `rng`) and check all shapes."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    dtype = np.dtype(dtype).type
+    input_shapes = _input_shapes(model_cfg)
+    layers_cfg = model_cfg.get("layers")
+    if not isinstance(layers_cfg, list) or not layers_cfg:
+        raise ConfigError("expected a non-empty list of layers", key="model.layers")
+    shapes: dict[str, tuple] = dict(input_shapes)   # name → per-sample output shape
+    counters: dict[str, int] = {}
+    nodes: list[Node] = []
+    previous = next(iter(input_shapes))
+    for i, entry in enumerate(layers_cfg):
+        layer, inputs, key = make_layer(entry, f"model.layers.{i}")
+        if layer.name is None:
+            stem = snake_case(type(layer).__name__)
+            count = counters.get(stem, 0)
+            counters[stem] = count + 1
+            layer.name = stem if count == 0 else f"{stem}_{count}"
+            while layer.name in shapes:   # a user name took it: Keras skips to the next number
+                count = counters[stem]
+                counters[stem] = count + 1
+                layer.name = f"{stem}_{count}"
+        elif not isinstance(layer.name, str) or layer.name in shapes:
+            raise ConfigError(f"layer name {layer.name!r} is already used", key=f"{key}.name")
+        sources = _source_names(inputs, previous, shapes, key)
+        if layer.multi_input:
+            if len(sources) < 2:
+                raise ConfigError(f"{type(layer).__name__} merges several inputs; name them with "
+                                  f"inputs: [a, b]", key=f"{key}.inputs")
+            in_shape = [shapes[s] for s in sources]
+        else:
+            if len(sources) != 1:
+                raise ConfigError(f"{type(layer).__name__} takes one input, received "
+                                  f"{sources}", key=f"{key}.inputs")
+            in_shape = shapes[sources[0]]
+        layer.dtype = dtype
+        try:
+            out_shape = tuple(layer.compute_output_shape(in_shape))
+            layer.build(in_shape, rng)
+        except InputError as e:
+            raise e.prefixed(key) from None
+        shapes[layer.name] = out_shape
+        nodes.append(Node(layer, sources, in_shape, out_shape))
+        previous = layer.name
+    output = model_cfg.get("outputs", previous)
+    if isinstance(output, list) and len(output) == 1:
+        output = output[0]
+    if not isinstance(output, str) or output not in {n.layer.name for n in nodes}:
+        raise unknown("output layer", output, [n.layer.name for n in nodes],
+                      key="model.outputs")
+    return Model(input_shapes, nodes, output, dtype=dtype)

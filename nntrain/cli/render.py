@@ -1,0 +1,69 @@
+"""Rich tables for the commands' human-readable output. Nothing here computes anything."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _shape(shape) -> str:
+    inner = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
+
+
+def _flops(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}FLOPs"
+    return f"{n} FLOPs"
+
+
+def summary_table(summary: dict, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("Layer (type)")
+    table.add_column("Output Shape")
+    table.add_column("Param #", justify="right")
+    if summary["functional"]:
+        table.add_column("Connected to")
+    table.add_column("FLOPs/sample", justify="right")
+    for row in summary["layers"]:
+        cells = [f"{row['name']} ({row['type']})", _shape(row["output_shape"]),
+                 f"{row['params']:,}"]
+        if summary["functional"]:
+            cells.append(", ".join(row["connected_to"]))
+        cells.append(f"{row['flops']:,}")
+        table.add_row(*cells)
+    return table
+
+
+def print_summary(console: Console, summary: dict, title: str) -> None:
+    console.print(summary_table(summary, title))
+    console.print(f" Total params: {summary['total_params']:,} "
+                  f"({_bytes(summary['param_bytes'])})")
+    console.print(f" Trainable params: {summary['trainable_params']:,}")
+    console.print(f" Non-trainable params: {summary['non_trainable_params']:,}")
+    console.print(f" Activation memory per sample: "
+                  f"{_bytes(summary['activation_bytes_per_sample'])}")
+    console.print(f" Forward FLOPs per sample: {_flops(summary['flops_per_sample'])}")
+
+
+def print_gradcheck(console: Console, rows: list[dict], tolerance: float) -> None:
+    table = Table(title="Gradient check (float64, central differences)", title_justify="left")
+    for col in ("Layer", "Tensor", "Entries", "Relative error", ""):
+        table.add_column(col, justify="right" if col in ("Entries", "Relative error") else "left")
+    for r in rows:
+        ok = r["rel_error"] <= tolerance
+        table.add_row(r["layer"], r["param"], str(r["entries"]), f"{r['rel_error']:.2e}",
+                      "[green]ok[/]" if ok else "[red]FAIL[/]")
+    console.print(table)
+    worst = max((r["rel_error"] for r in rows), default=0.0)
+    verdict = "[green]passed[/]" if worst <= tolerance else "[red]failed[/]"
+    console.print(f" max relative error {worst:.2e} (tolerance {tolerance:.0e}): {verdict}")

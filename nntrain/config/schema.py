@@ -1,0 +1,77 @@
+"""The keys each config section may hold, and checks of the top-level values.
+
+Deeper values (layer arguments, optimizer, loss, callbacks, data) are validated by the part
+that uses them; this module makes sure no key anywhere is silently ignored.
+"""
+
+from __future__ import annotations
+
+from nntrain import validate
+from nntrain.errors import ConfigError, unknown
+
+SECTION_KEYS = {
+    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit"},
+    "model": {"input_shape", "inputs", "outputs", "layers", "weights"},
+    "compile": {"optimizer", "loss", "metrics"},
+    "fit": {"epochs", "batch_size", "shuffle", "callbacks"},
+    "data": {"path", "x", "y", "test", "validation_split", "validation", "normalize"},
+    "data.test": {"path", "x", "y"},
+    "data.validation": {"path", "x", "y"},
+}
+
+DEFAULTS = {"fit": {"epochs": 1, "batch_size": 32, "shuffle": True, "callbacks": []}}
+
+
+def check_keys(mapping: dict, allowed: set[str], prefix: str) -> None:
+    """Raise for the first key of `mapping` that is not in `allowed`, with a did-you-mean."""
+    for key in mapping:
+        if key not in allowed:
+            where = f"{prefix}.{key}" if prefix else str(key)
+            raise unknown("key", key, allowed, key=where)
+
+
+def _section(data: dict, path: str):
+    node = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
+    """Check every section's keys and the top-level scalars; `needs` names required sections
+    (``compile.loss`` style paths allowed)."""
+    for path, allowed in SECTION_KEYS.items():
+        section = data if path == "" else _section(data, path)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ConfigError(f"expected a mapping, received {section!r}", key=path)
+        check_keys(section, allowed, path)
+    for path in needs:
+        if _section(data, path) is None:
+            raise ConfigError("missing; this command needs it", key=path)
+    if "seed" in data:
+        validate.non_negative_int("seed", data["seed"])
+    if "dtype" in data:
+        validate.choice("dtype", data["dtype"], ["float32", "float64"])
+    if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()
+                           or "/" in data["name"]):
+        raise ConfigError(f"expected a run name without '/', received {data['name']!r}",
+                          key="name")
+    fit = data.get("fit") or {}
+    if "epochs" in fit:
+        validate.positive_int("fit.epochs", fit["epochs"])
+    if "batch_size" in fit:
+        validate.positive_int("fit.batch_size", fit["batch_size"])
+    if "shuffle" in fit:
+        validate.boolean("fit.shuffle", fit["shuffle"])
+    if "callbacks" in fit and not isinstance(fit["callbacks"], list):
+        raise ConfigError(f"expected a list of callbacks, received {fit['callbacks']!r}",
+                          key="fit.callbacks")
+
+
+def fit_settings(data: dict) -> dict:
+    """The fit section with Keras's defaults filled in."""
+    return {**DEFAULTS["fit"], **(data.get("fit") or {})}

@@ -1,0 +1,167 @@
+"""A model: named inputs and a list of layers, each fed by earlier layers or inputs (a DAG in
+config order). A Sequential model is the special case where every layer takes the one before.
+
+forward(inputs) runs the layers in order and returns the output layer's output; backward(dy)
+runs them in reverse, summing gradients where an output feeds several layers, and returns the
+gradients of the inputs. Weights are addressed as ``"<layer>/<param>"`` everywhere (optimizer,
+checkpoints, gradcheck).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nntrain import activations
+from nntrain.layers.base import Layer
+
+
+@dataclass
+class Node:
+    layer: Layer
+    inputs: list[str]          # names of model inputs or earlier layers
+    input_shape: object        # per-sample shape (a list of shapes for multi-input layers)
+    output_shape: tuple
+
+
+class Model:
+    def __init__(self, input_shapes: dict[str, tuple], nodes: list[Node], output: str,
+                 dtype=np.float32):
+        self.input_shapes = dict(input_shapes)
+        self.input_names = list(input_shapes)
+        self.nodes = nodes
+        self.output = output
+        self.dtype = np.dtype(dtype).type
+        self._by_name = {n.layer.name: n for n in nodes}
+        self._needed = self._ancestors(output)
+        self._activity_loss = 0.0
+        self._activity_outputs: dict[str, np.ndarray] = {}
+
+    # -- structure --------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        return [n.layer for n in self.nodes]
+
+    @property
+    def output_layer(self) -> Layer:
+        return self._by_name[self.output].layer
+
+    @property
+    def output_shape(self) -> tuple:
+        return self._by_name[self.output].output_shape
+
+    def node(self, name: str) -> Node:
+        return self._by_name[name]
+
+    def _ancestors(self, name: str) -> set[str]:
+        seen, stack = set(), [name]
+        while stack:
+            cur = stack.pop()
+            if cur in seen or cur not in self._by_name:
+                continue
+            seen.add(cur)
+            stack.extend(self._by_name[cur].inputs)
+        return seen
+
+    # -- weights ----------------------------------------------------------------------------
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every weight (trainable or not) as ``layer/param`` → array, in layer order."""
+        return {f"{n.layer.name}/{k}": v for n in self.nodes for k, v in n.layer.params.items()}
+
+    def trainable_weights(self) -> dict[str, np.ndarray]:
+        return {f"{n.layer.name}/{k}": v for n in self.nodes
+                for k, v in n.layer.trainable_params().items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Gradients of the last backward pass plus regularization terms, keyed like weights."""
+        grads = {}
+        for n in self.nodes:
+            layer = n.layer
+            for k in layer.trainable_params():
+                g = layer.grads.get(k)
+                if g is None:  # a layer off the path to the output
+                    g = np.zeros_like(layer.params[k])
+                reg = layer.regularizers.get(k)
+                if reg is not None:
+                    g = g + reg.gradient(layer.params[k])
+                grads[f"{layer.name}/{k}"] = g
+        return grads
+
+    def regularization_loss(self) -> float:
+        """Weight penalties (l1/l2) plus activity penalties of the last forward pass."""
+        total = self._activity_loss
+        for layer in self.layers:
+            for k, reg in layer.regularizers.items():
+                total += reg.penalty(layer.params[k])
+        return total
+
+    def set_dtype(self, dtype) -> None:
+        self.dtype = np.dtype(dtype).type
+        for layer in self.layers:
+            layer.set_dtype(dtype)
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Give every layer the stream it draws dropout masks from."""
+        for layer in self.layers:
+            layer.rng = rng
+
+    def count_params(self) -> tuple[int, int]:
+        counts = [n.layer.count_params() for n in self.nodes]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    # -- computing --------------------------------------------------------------------------
+    def forward(self, inputs: list[np.ndarray], training: bool = False) -> np.ndarray:
+        values = dict(zip(self.input_names, inputs))
+        self._activity_loss = 0.0
+        self._activity_outputs = {}
+        for n in self.nodes:
+            if n.layer.name not in self._needed:
+                continue
+            x = [values[i] for i in n.inputs] if n.layer.multi_input else values[n.inputs[0]]
+            y = n.layer.forward(x, training=training)
+            if n.layer.activity_regularizer is not None:  # Keras 3: the plain penalty of y
+                self._activity_loss += n.layer.activity_regularizer.penalty(y)
+                self._activity_outputs[n.layer.name] = y
+            values[n.layer.name] = y
+        return values[self.output]
+
+    def backward(self, dy: np.ndarray, *, from_logits: bool = False) -> list[np.ndarray | None]:
+        """Backpropagate dL/d(output). With `from_logits`, `dy` is already the gradient with
+        respect to the output layer's pre-activation (a loss fused with softmax/sigmoid), so
+        the output layer's activation derivative is skipped."""
+        grads: dict[str, np.ndarray] = {self.output: dy}
+        for n in reversed(self.nodes):
+            layer = n.layer
+            g = grads.pop(layer.name, None)
+            if g is None:
+                continue
+            if layer.name in self._activity_outputs:
+                g = g + layer.activity_regularizer.gradient(self._activity_outputs[layer.name])
+            if from_logits and layer.name == self.output:
+                dx = _backward_skipping_activation(layer, g)
+            else:
+                dx = layer.backward(g)
+            dxs = dx if layer.multi_input else [dx]
+            for src, d in zip(n.inputs, dxs):
+                if d is None:
+                    continue
+                grads[src] = grads[src] + d if src in grads else d
+        return [grads.get(name) for name in self.input_names]
+
+    def predict(self, inputs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
+        n = len(inputs[0])
+        outs = [self.forward([x[i:i + batch_size] for x in inputs], training=False)
+                for i in range(0, n, batch_size)]
+        return np.concatenate(outs, axis=0)
+
+
+def _backward_skipping_activation(layer: Layer, dz: np.ndarray):
+    """Run `layer.backward` with its activation treated as linear: `dz` is dL/d(pre-activation).
+    Layers with an activation apply it through ``self.activation.backward`` in backward."""
+    act = layer.activation
+    layer.activation = activations.ACTIVATIONS["linear"]
+    try:
+        return layer.backward(dz)
+    finally:
+        layer.activation = act

@@ -1,0 +1,52 @@
+"""What `nntrain summary` reports about a model, as plain data (the CLI renders it).
+
+Counts follow Keras's ``model.summary()``; beyond Keras: parameter memory, activation memory per
+sample (every layer output kept for backprop) and forward FLOPs per sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nntrain.model import Model
+
+
+def _keras_shape(shape) -> list:
+    return [None, *shape]
+
+
+def model_summary(model: Model) -> dict:
+    """The JSON-ready summary: per-layer rows and totals (SPEC §1 `summary --json`)."""
+    itemsize = np.dtype(model.dtype).itemsize
+    functional = len(model.input_names) > 1 or any(
+        n.layer.multi_input or (i > 0 and n.inputs != [model.nodes[i - 1].layer.name])
+        for i, n in enumerate(model.nodes))
+    rows = []
+    if functional:
+        for name, shape in model.input_shapes.items():
+            rows.append({"name": name, "type": "InputLayer", "output_shape": _keras_shape(shape),
+                         "params": 0, "trainable_params": 0, "non_trainable_params": 0,
+                         "flops": 0, "connected_to": []})
+    total_t = total_n = flops = act = 0
+    for n in model.nodes:
+        t, nt = n.layer.count_params()
+        f = int(n.layer.flops(n.input_shape))
+        rows.append({"name": n.layer.name, "type": type(n.layer).__name__,
+                     "output_shape": _keras_shape(n.output_shape), "params": t + nt,
+                     "trainable_params": t, "non_trainable_params": nt, "flops": f,
+                     "connected_to": list(n.inputs)})
+        total_t, total_n, flops = total_t + t, total_n + nt, flops + f
+        act += int(np.prod(n.output_shape))
+    return {
+        "layers": rows,
+        "inputs": {k: list(v) for k, v in model.input_shapes.items()},
+        "output": model.output,
+        "total_params": total_t + total_n,
+        "trainable_params": total_t,
+        "non_trainable_params": total_n,
+        "param_bytes": (total_t + total_n) * itemsize,
+        "activation_bytes_per_sample": act * itemsize,
+        "flops_per_sample": flops,
+        "dtype": np.dtype(model.dtype).name,
+        "functional": functional,
+    }

@@ -1,0 +1,64 @@
+"""The callback contract and the shared "monitor" logic (mode, min_delta, best value).
+
+A callback reacts to the trainer's events and hands over its state (`state_dict`) so resume can
+restore it exactly. It never writes a checkpoint itself: ModelCheckpoint asks the trainer, which
+writes after every callback has updated its state for that epoch or batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nntrain import validate
+from nntrain.errors import ConfigError
+
+
+class Callback:
+    def bind(self, trainer) -> None:
+        self.trainer = trainer
+
+    def required_logs(self) -> list[tuple[str, str]]:
+        """(argument name, log key) pairs this callback needs; checked before training."""
+        return []
+
+    def on_train_begin(self) -> None: ...
+    def on_epoch_begin(self, epoch: int) -> None: ...
+    def on_batch_end(self, epoch: int, batch: int, logs: dict) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
+    def on_train_end(self, logs: dict) -> None: ...
+
+    def state_dict(self) -> dict:
+        """JSON-ready state; a key "arrays" may hold a dict of NumPy arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def maximizes(monitor: str) -> bool:
+    """Keras's auto mode: accuracy-like quantities go up, losses and errors go down."""
+    name = monitor.removeprefix("val_")
+    return "acc" in name or name.startswith(("fmeasure", "auc"))
+
+
+class Monitor(Callback):
+    """Watches one logged quantity; `improved(current, reference)` applies mode and min_delta."""
+
+    def __init__(self, monitor: str, mode: str = "auto", min_delta: float = 0.0):
+        if not isinstance(monitor, str) or not monitor:
+            raise ConfigError(f"expected the name of a logged quantity, received {monitor!r}",
+                              key="monitor")
+        self.monitor = monitor
+        self.mode = validate.choice("mode", mode, ["auto", "min", "max"])
+        self.min_delta = abs(validate.number("min_delta", min_delta))
+        self.maximize = self.mode == "max" or (self.mode == "auto" and maximizes(monitor))
+
+    def initial_best(self) -> float:
+        return -math.inf if self.maximize else math.inf
+
+    def improved(self, current: float, reference: float) -> bool:
+        if self.maximize:
+            return current - self.min_delta > reference
+        return current + self.min_delta < reference
+
+    def required_logs(self):
+        return [("monitor", self.monitor)]

@@ -1,0 +1,95 @@
+"""ModelCheckpoint with Keras 3's rules (keras/src/callbacks/model_checkpoint.py), plus
+`max_to_keep`. It decides *whether* and *where* to save; the trainer writes the file after all
+callbacks have updated their state, so the checkpoint holds every callback's latest state."""
+
+from __future__ import annotations
+
+import math
+
+from nntrain import validate
+from nntrain.errors import ConfigError
+from nntrain.training.callbacks.base import Monitor
+
+
+class ModelCheckpoint(Monitor):
+    def __init__(self, filepath="checkpoints/cp-{epoch:04d}.npz", monitor="val_loss", verbose=1,
+                 save_best_only=False, save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None, max_to_keep=None):
+        super().__init__(monitor, mode)
+        if not isinstance(filepath, str) or not filepath.endswith(".npz"):
+            raise ConfigError(f"expected a file path ending in .npz, received {filepath!r}",
+                              key="filepath")
+        self.filepath = filepath
+        self.verbose = validate.non_negative_int("verbose", verbose)
+        self.save_best_only = validate.boolean("save_best_only", save_best_only)
+        self.save_weights_only = validate.boolean("save_weights_only", save_weights_only)
+        if save_freq != "epoch":
+            save_freq = validate.positive_int("save_freq", save_freq)
+        self.save_freq = save_freq
+        self.max_to_keep = (None if max_to_keep is None
+                            else validate.positive_int("max_to_keep", max_to_keep))
+        self.best = (self.initial_best() if initial_value_threshold is None
+                     else validate.number("initial_value_threshold", initial_value_threshold))
+        self.monitor_explicit = True
+        self.batches_since_save = 0
+        self.written: list[str] = []   # files this callback wrote, oldest first (for max_to_keep)
+
+    def required_logs(self):
+        return super().required_logs() if (self.save_best_only or self.monitor_explicit) else []
+
+    def on_batch_end(self, epoch, batch, logs):
+        if self.save_freq == "epoch":
+            return
+        self.batches_since_save += 1
+        if self.batches_since_save >= self.save_freq:
+            self.batches_since_save = 0
+            self._save(epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch, batch, logs) -> str:
+        fields = {k: v for k, v in logs.items() if isinstance(v, (int, float))}
+        fields["epoch"] = epoch + 1
+        if batch is not None:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except (KeyError, ValueError, IndexError) as e:
+            raise ConfigError(f"cannot fill in {self.filepath!r}: {e!r}; available: "
+                              f"{', '.join(sorted(fields))}", key="filepath") from None
+
+    def _save(self, epoch, batch, logs):
+        path = self._path(epoch, batch, logs)
+        current = logs.get(self.monitor)
+        is_best = current is not None and not math.isnan(current) and self.improved(current,
+                                                                                      self.best)
+        if self.save_best_only:
+            if current is None:
+                return
+            if not is_best:
+                if self.verbose:
+                    self.trainer.say(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
+                                     f"{self.best:.5f}")
+                return
+            if self.verbose:
+                self.trainer.say(f"Epoch {epoch + 1}: {self.monitor} improved from "
+                                 f"{self.best:.5f} to {current:.5f}, saving model to "
+                                 f"{self.trainer.display_path(path)}")
+        elif self.verbose:
+            self.trainer.say(f"Epoch {epoch + 1}: saving model to "
+                             f"{self.trainer.display_path(path)}")
+        if is_best:
+            self.best = current
+        self.trainer.request_save(self, path, epoch=epoch, batch=batch, is_best=is_best,
+                                  weights_only=self.save_weights_only)
+
+    def state_dict(self):
+        return {"best": self.best, "batches_since_save": self.batches_since_save,
+                "written": list(self.written)}
+
+    def load_state_dict(self, state):
+        self.best = state["best"]
+        self.batches_since_save = state["batches_since_save"]
+        self.written = list(state.get("written", []))

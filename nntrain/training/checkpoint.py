@@ -1,0 +1,173 @@
+"""Checkpoint files (SPEC §3) and the `checkpoints/checkpoint` index.
+
+A checkpoint is one ``.npz``: ``weights/<layer>/<param>``, ``optimizer/<slot>/<layer>/<param>``
+and ``optimizer/iterations`` (absent when weights-only), and ``meta``, a 0-d string array of
+JSON with everything else resume needs. The index is JSON naming the latest and the best file
+and listing every checkpoint with its epoch and monitored values; it is rewritten (atomically)
+only after the checkpoint it names is in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nntrain.errors import CheckpointError
+from nntrain.training.files import atomic_write, atomic_write_text
+
+FORMAT_VERSION = 1
+INDEX_NAME = "checkpoint"
+
+
+def model_hash(model_section: dict) -> str:
+    """A hash of the config's model section: resume refuses a checkpoint of another model."""
+    text = json.dumps(model_section, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint's contents: weights and optimizer arrays by key, callback arrays under
+    ``state/...``, and the meta record."""
+
+    weights: dict[str, np.ndarray]
+    optimizer: dict[str, np.ndarray]
+    state: dict[str, np.ndarray]
+    meta: dict
+    path: str = ""
+
+
+def save_checkpoint(path: str | Path, weights: dict[str, np.ndarray], meta: dict,
+                    optimizer_arrays: dict[str, np.ndarray] | None = None,
+                    state_arrays: dict[str, np.ndarray] | None = None) -> int:
+    """Write a checkpoint crash-safely; returns its size in bytes."""
+    arrays = {f"weights/{k}": v for k, v in weights.items()}
+    for k, v in (optimizer_arrays or {}).items():
+        arrays[f"optimizer/{k}"] = v
+    for k, v in (state_arrays or {}).items():
+        arrays[f"state/{k}"] = v
+    arrays["meta"] = np.array(json.dumps({"format": FORMAT_VERSION, **meta}))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getbuffer()
+    atomic_write(path, lambda f: f.write(data))
+    return len(data)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a whole checkpoint. Any defect is a CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("no such checkpoint file", file=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"not a readable checkpoint ({e})", file=str(path)) from None
+    if "meta" not in arrays:
+        raise CheckpointError("not an nntrain checkpoint (no 'meta' entry)", file=str(path))
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"its meta entry is not JSON ({e})", file=str(path)) from None
+    def under(prefix):
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    return Checkpoint(under("weights/"), under("optimizer/"), under("state/"), meta, str(path))
+
+
+def load_weights_into(model, weights: dict[str, np.ndarray], source: str) -> None:
+    """Copy `weights` (``layer/param`` keys) into the model in place, checking names and shapes."""
+    own = model.weights()
+    missing = [k for k in own if k not in weights]
+    extra = [k for k in weights if k not in own]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}")
+        raise CheckpointError(f"weights do not match the model: {'; '.join(parts)}", file=source)
+    for k, v in own.items():
+        if weights[k].shape != v.shape:
+            raise CheckpointError(f"weight {k} has shape {list(weights[k].shape)}, the model "
+                                  f"expects {list(v.shape)}", file=source)
+    for k, v in own.items():
+        v[...] = weights[k]
+
+
+# -- the index --------------------------------------------------------------------------------
+def index_path(directory: str | Path) -> Path:
+    return Path(directory) / INDEX_NAME
+
+
+def read_index(directory: str | Path) -> dict:
+    path = index_path(directory)
+    if not path.is_file():
+        return {"latest": None, "best": None, "checkpoints": []}
+    try:
+        index = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"unreadable checkpoint index ({e})", file=str(path)) from None
+    index.setdefault("checkpoints", [])
+    return index
+
+
+def record_in_index(directory: str | Path, file: Path, entry: dict, *, is_best: bool) -> dict:
+    """Add (or replace) the entry for `file` and make it the latest; returns the new index."""
+    directory = Path(directory)
+    index = read_index(directory)
+    name = _relative(file, directory)
+    entries = [e for e in index["checkpoints"] if e["file"] != name]
+    entries.append({**entry, "file": name, "written": time.time()})
+    entries.sort(key=lambda e: (e.get("global_step", 0), e.get("epoch", 0)))
+    index["checkpoints"] = entries
+    index["latest"] = name
+    if is_best:
+        index["best"] = name
+    atomic_write_text(index_path(directory), json.dumps(index, indent=2))
+    return index
+
+
+def drop_from_index(directory: str | Path, names: list[str]) -> dict:
+    index = read_index(directory)
+    index["checkpoints"] = [e for e in index["checkpoints"] if e["file"] not in names]
+    atomic_write_text(index_path(directory), json.dumps(index, indent=2))
+    return index
+
+
+def _relative(file: Path, directory: Path) -> str:
+    try:
+        return str(Path(file).resolve().relative_to(directory.resolve()))
+    except ValueError:
+        import os
+        return os.path.relpath(Path(file).resolve(), directory.resolve())
+
+
+def resolve_checkpoint(directory: str | Path, which: str) -> Path:
+    """The path of the index's `which` ("latest" or "best") checkpoint, checked to exist.
+
+    "latest" is the entry with the highest global step (never file time); if that file is gone,
+    the newest one still on disk."""
+    directory = Path(directory)
+    index = read_index(directory)
+    if which == "best" and index.get("best"):
+        path = directory / index["best"]
+        if path.is_file():
+            return path
+        raise CheckpointError(f"the best checkpoint {index['best']} is missing",
+                              file=str(directory))
+    if which == "best":
+        raise CheckpointError("no best checkpoint recorded (no ModelCheckpoint monitors a value)",
+                              file=str(directory))
+    for entry in reversed(index["checkpoints"]):
+        path = directory / entry["file"]
+        if path.is_file():
+            return path
+    raise CheckpointError("no checkpoint to resume from", file=str(directory))

@@ -1,0 +1,25 @@
+"""One forward/backward pass: the loss value and every layer's gradients.
+
+Shared by the trainer and by gradcheck, so that gradcheck verifies exactly the path training
+takes (including a softmax/sigmoid output fused with its cross-entropy loss).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nntrain.model import Model
+
+
+def forward_backward(model: Model, loss, xs: list[np.ndarray], y: np.ndarray,
+                     training: bool = True) -> tuple[float, np.ndarray, list]:
+    """Run forward and backward; returns (loss including regularization, model output, input
+    gradients). Parameter gradients are then in `model.gradients()`."""
+    out = model.forward(xs, training=training)
+    value = float(loss(y, out)) + model.regularization_loss()
+    layer = model.output_layer
+    if layer.output_activation and loss.fuses_with(layer.activation.name):
+        dxs = model.backward(loss.fused_gradient(y, out), from_logits=True)
+    else:
+        dxs = model.backward(loss.gradient(y, out))
+    return value, out, dxs

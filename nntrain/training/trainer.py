@@ -1,0 +1,337 @@
+"""The training loop: epochs of shuffled mini-batches, validation, callbacks, checkpoints.
+
+Everything that changes while training lives in `TrainState` or in an object that hands its
+state over (optimizer, callbacks, random streams), so a checkpoint written at an epoch end or
+after any batch lets `resume` continue bit-identically. The trainer never prints: it reports
+to a `reporter` (see nntrain/cli/progress.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nntrain.errors import ConfigError, TrainingAborted
+from nntrain.training import checkpoint as ckpt
+from nntrain.training.callbacks import ModelCheckpoint
+from nntrain.training.files import atomic_write_text
+from nntrain.training.step import forward_backward
+
+HISTORY_FILE = "history.csv"
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after writing a checkpoint; `signum` says which."""
+
+    def __init__(self, signum: int, checkpoint: str | None):
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum, self.checkpoint = signum, checkpoint
+
+
+def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Three independent streams from one seed: weight init, shuffling, dropout. Same seed,
+    same run."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+
+
+@dataclass
+class TrainState:
+    """Where training is: `epoch` is the 0-based epoch in progress (or next), `batch` the next
+    batch within it; `sums` the running loss/metric sums of the epoch in progress."""
+
+    epoch: int = 0
+    batch: int = 0
+    history: list[dict] = field(default_factory=list)
+    sums: dict[str, float] = field(default_factory=dict)
+    seen: int = 0
+    epoch_shuffle_state: dict | None = None
+
+    @property
+    def epoch_number(self) -> int:
+        """The 1-based epoch a checkpoint written now belongs to (the one in progress if any)."""
+        return self.epoch + 1 if self.batch else self.epoch
+
+
+class Trainer:
+    def __init__(self, *, model, loss, metrics, optimizer, dataset, callbacks, run_dir,
+                 batch_size=32, shuffle=True, shuffle_rng=None, dropout_rng=None, model_hash="",
+                 reporter=None):
+        self.model, self.loss, self.metrics = model, loss, metrics
+        self.optimizer, self.dataset = optimizer, dataset
+        self.callbacks = callbacks
+        self.run_dir = Path(run_dir)
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.model_hash = model_hash
+        self.reporter = reporter
+        _, default_shuffle, default_dropout = random_streams(0)
+        self.shuffle_rng = shuffle_rng or default_shuffle
+        self.dropout_rng = dropout_rng or default_dropout
+        model.set_rng(self.dropout_rng)
+        self.state = TrainState()
+        self.stop_training = False
+        self.interrupt_signal: int | None = None
+        self._pending: list[tuple] = []
+        for cb in callbacks:
+            cb.bind(self)
+
+    # -- what callbacks may call ------------------------------------------------------------
+    def say(self, text: str) -> None:
+        if self.reporter:
+            self.reporter.message(text)
+
+    def display_path(self, path: str) -> str:
+        return str(self.run_dir / path)
+
+    def request_save(self, callback, path: str, *, epoch, batch, is_best, weights_only) -> None:
+        self._pending.append((callback, path, epoch, batch, is_best, weights_only))
+
+    def abort(self, message: str) -> None:
+        raise TrainingAborted(message)
+
+    def log_names(self) -> list[str]:
+        """Every quantity an epoch's logs will hold (what a callback may monitor)."""
+        names = ["loss", *[m.name for m in self.metrics]]
+        if self.dataset.val is not None:
+            names += [f"val_{n}" for n in names]
+        return names + ["lr"]
+
+    def check_monitors(self, keys: list[str]) -> None:
+        """A callback watching a quantity the run will never log is an error before training."""
+        available = self.log_names()
+        for cb, key in zip(self.callbacks, keys):
+            for arg, name in cb.required_logs():
+                if name not in available:
+                    hint = (" (this run has no validation data: set data.validation_split or "
+                            "data.validation)" if name.startswith("val_")
+                            and self.dataset.val is None else "")
+                    raise ConfigError(f"{name!r} is never logged by this run{hint}; available: "
+                                      f"{', '.join(available)}", key=f"{key}.{arg}")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self, epochs: int) -> list[dict]:
+        train = self.dataset.train
+        n = len(train)
+        n_batches = math.ceil(n / self.batch_size)
+        for cb in self.callbacks:
+            cb.on_train_begin()
+        if self.reporter:
+            self.reporter.train_begin(epochs=epochs, samples=n, batches=n_batches,
+                                      initial_epoch=self.state.epoch)
+        logs: dict = {}
+        while self.state.epoch < epochs and not self.stop_training:
+            logs = self._run_epoch(epochs, n, n_batches)
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+        if self.reporter:
+            self.reporter.train_end()
+        return self.state.history
+
+    def _epoch_order(self, n: int) -> np.ndarray:
+        st = self.state
+        if not self.shuffle:
+            return np.arange(n)
+        if st.batch == 0:
+            st.epoch_shuffle_state = self.shuffle_rng.bit_generator.state
+        else:  # resuming mid-epoch: draw the same order again from the saved state
+            self.shuffle_rng.bit_generator.state = st.epoch_shuffle_state
+        return self.shuffle_rng.permutation(n)
+
+    def _run_epoch(self, epochs: int, n: int, n_batches: int) -> dict:
+        st = self.state
+        epoch, started = st.epoch, time.perf_counter()
+        order = self._epoch_order(n)
+        if st.batch == 0:
+            st.sums, st.seen = {}, 0
+            for cb in self.callbacks:
+                cb.on_epoch_begin(epoch)
+        if self.reporter:
+            self.reporter.epoch_begin(epoch, epochs, n_batches, st.batch)
+        train, weights = self.dataset.train, self.model.trainable_weights()
+        while st.batch < n_batches:
+            idx = order[st.batch * self.batch_size:(st.batch + 1) * self.batch_size]
+            if not self.shuffle or isinstance(train.x[0], np.memmap):
+                idx = np.sort(idx)   # contiguous reads from a memory map; same samples
+            xs = self.dataset.normalizer.apply([x[idx] for x in train.x])
+            y = train.y[idx]
+            loss, out, _ = forward_backward(self.model, self.loss, xs, y, training=True)
+            self.optimizer.apply(weights, self.model.gradients())
+            self._accumulate(loss, y, out)
+            batch_logs = self._running_logs()
+            st.batch += 1
+            for cb in self.callbacks:
+                cb.on_batch_end(epoch, st.batch - 1, batch_logs)
+            self._flush_saves(batch_logs)
+            if self.reporter:
+                self.reporter.batch_end(st.batch, batch_logs,
+                                        self.optimizer.current_learning_rate())
+            if self.interrupt_signal is not None and st.batch < n_batches:
+                self._stop_on_signal(batch_logs)
+        logs = self._running_logs()
+        if self.dataset.val is not None:
+            logs.update({f"val_{k}": v for k, v in self.evaluate(self.dataset.val).items()})
+        logs["lr"] = float(self.optimizer.current_learning_rate())
+        logs["seconds"] = time.perf_counter() - started
+        st.history.append({"epoch": epoch + 1, **logs})
+        st.epoch, st.batch = epoch + 1, 0
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+        self.write_history_csv(HISTORY_FILE)
+        self._flush_saves(logs)
+        if self.reporter:
+            self.reporter.epoch_end(epoch, logs)
+        if self.interrupt_signal is not None:
+            self._stop_on_signal(logs)
+        return logs
+
+    def _stop_on_signal(self, logs: dict) -> None:
+        """Write a checkpoint of exactly where we are, then leave the loop."""
+        path = f"checkpoints/cp-{self.state.epoch_number:04d}.npz"
+        self.write_checkpoint(path, weights_only=False, is_best=False, logs=logs)
+        raise Interrupted(self.interrupt_signal, str(self.run_dir / path))
+
+    def _accumulate(self, loss: float, y, out) -> None:
+        st, b = self.state, len(y)
+        st.sums["loss"] = st.sums.get("loss", 0.0) + loss * b
+        for m in self.metrics:
+            m.reset()
+            m.update(y, out)
+            st.sums[m.name] = st.sums.get(m.name, 0.0) + float(m.result()) * b
+        st.seen += b
+
+    def _running_logs(self) -> dict:
+        st = self.state
+        return {k: v / max(st.seen, 1) for k, v in st.sums.items()}
+
+    def evaluate(self, split, batch_size: int | None = None) -> dict:
+        """Loss (with regularization, as Keras) and metrics over a whole split."""
+        bs = batch_size or self.batch_size
+        total, count = 0.0, 0
+        for m in self.metrics:
+            m.reset()
+        for i in range(0, len(split), bs):
+            xs = self.dataset.normalizer.apply([x[i:i + bs] for x in split.x])
+            y = split.y[i:i + bs]
+            out = self.model.forward(xs, training=False)
+            total += (float(self.loss(y, out)) + self.model.regularization_loss()) * len(y)
+            count += len(y)
+            for m in self.metrics:
+                m.update(y, out)
+        return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in self.metrics}}
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def _flush_saves(self, logs: dict) -> None:
+        pending, self._pending = self._pending, []
+        for cb, path, epoch, batch, is_best, weights_only in pending:
+            self.write_checkpoint(path, weights_only=weights_only, is_best=is_best, logs=logs)
+            if isinstance(cb, ModelCheckpoint):
+                self._prune(cb, path)
+
+    def write_checkpoint(self, path: str, *, weights_only: bool, is_best: bool, logs: dict
+                         ) -> int:
+        full = self.run_dir / path
+        meta, state_arrays = self.state_meta(weights_only=weights_only, logs=logs)
+        opt_arrays = None if weights_only else self.optimizer.state_arrays()
+        size = ckpt.save_checkpoint(full, self.model.weights(), meta, opt_arrays, state_arrays)
+        monitored = {k: v for k, v in logs.items() if isinstance(v, float) and math.isfinite(v)
+                     and k != "seconds"}
+        entry = {"epoch": self.state.epoch_number,
+                 "batch": self.state.batch, "global_step": int(self.optimizer.iterations),
+                 "weights_only": weights_only, "size": size, "values": monitored}
+        ckpt.record_in_index(self.run_dir / "checkpoints", full, entry, is_best=is_best)
+        return size
+
+    def _prune(self, cb: ModelCheckpoint, path: str) -> None:
+        """Keep the newest `max_to_keep` files of this callback (and the best), after the new
+        one is committed to the index."""
+        if path in cb.written:
+            cb.written.remove(path)
+        cb.written.append(path)
+        if cb.max_to_keep is None or len(cb.written) <= cb.max_to_keep:
+            return
+        index_dir = self.run_dir / "checkpoints"
+        best = ckpt.read_index(index_dir).get("best")
+        old = cb.written[:-cb.max_to_keep]
+        drop = [p for p in old if ckpt._relative(self.run_dir / p, index_dir) != best]
+        cb.written = [p for p in cb.written if p not in drop]
+        ckpt.drop_from_index(index_dir, [ckpt._relative(self.run_dir / p, index_dir)
+                                         for p in drop])
+        for p in drop:
+            (self.run_dir / p).unlink(missing_ok=True)
+
+    def state_meta(self, *, weights_only: bool, logs: dict) -> tuple[dict, dict]:
+        """Everything but weights and optimizer slots, as JSON meta plus callback arrays."""
+        st = self.state
+        callbacks, arrays = [], {}
+        for i, cb in enumerate(self.callbacks):
+            s = dict(cb.state_dict())
+            for k, v in (s.pop("arrays", None) or {}).items():
+                arrays[f"callbacks/{i}/{k}"] = v
+            callbacks.append({"type": type(cb).__name__, "state": s})
+        lr = self.optimizer.learning_rate
+        meta = {
+            "epoch": st.epoch, "batch": st.batch, "global_step": int(self.optimizer.iterations),
+            "weights_only": weights_only, "model_hash": self.model_hash,
+            "learning_rate": float(lr) if isinstance(lr, (int, float)) else None,
+            "optimizer": self.optimizer.get_config(),
+            "callbacks": callbacks, "history": st.history,
+            "partial_epoch": {"sums": st.sums, "seen": st.seen},
+            "rng": {"shuffle": self.shuffle_rng.bit_generator.state,
+                    "dropout": self.dropout_rng.bit_generator.state,
+                    "epoch_shuffle": st.epoch_shuffle_state},
+            "normalizer": self.dataset.normalizer.state(),
+            "logs": {k: v for k, v in logs.items() if isinstance(v, (int, float))},
+        }
+        return meta, arrays
+
+    def restore(self, cp: ckpt.Checkpoint) -> None:
+        """Take back the state of a full checkpoint (weights are loaded by the caller)."""
+        meta, st = cp.meta, self.state
+        self.optimizer.load_state_arrays(cp.optimizer)
+        if meta.get("learning_rate") is not None:
+            self.optimizer.learning_rate = meta["learning_rate"]
+        st.epoch, st.batch = meta["epoch"], meta["batch"]
+        st.history = list(meta["history"])
+        st.sums = dict(meta["partial_epoch"]["sums"])
+        st.seen = meta["partial_epoch"]["seen"]
+        st.epoch_shuffle_state = meta["rng"]["epoch_shuffle"]
+        self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
+        self.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
+        saved = meta["callbacks"]
+        if [c["type"] for c in saved] != [type(cb).__name__ for cb in self.callbacks]:
+            raise ConfigError("the callbacks differ from the checkpoint's "
+                              f"({[c['type'] for c in saved]}); resume needs the same list",
+                              key="fit.callbacks")
+        for i, (cb, s) in enumerate(zip(self.callbacks, saved)):
+            state = dict(s["state"])
+            prefix = f"callbacks/{i}/"
+            arrays = {k[len(prefix):]: v for k, v in cp.state.items() if k.startswith(prefix)}
+            if arrays:
+                state["arrays"] = arrays
+            cb.load_state_dict(state)
+
+    # -- history ----------------------------------------------------------------------------
+    def write_history_csv(self, filename: str, separator: str = ",") -> None:
+        rows = self.state.history
+        if not rows:
+            return
+        metric_names = [m.name for m in self.metrics]
+        first = ["epoch", "loss", *metric_names]
+        val = [f"val_{k}" for k in ["loss", *metric_names]]
+        extra = [k for k in rows[-1] if k not in first + val + ["lr", "seconds"]]
+        columns = first + [v for v in val if v in rows[-1]] + extra + ["lr", "seconds"]
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=separator, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([_fmt(r.get(c, "")) for c in columns])
+        atomic_write_text(self.run_dir / filename, buf.getvalue())
+
+
+def _fmt(v):
+    return repr(float(v)) if isinstance(v, float) else v
