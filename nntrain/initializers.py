@@ -127,6 +127,7 @@ _ALIASES = {
     "he_normal": "HeNormal", "he_uniform": "HeUniform", "lecun_normal": "LecunNormal",
     "lecun_uniform": "LecunUniform", "orthogonal": "Orthogonal", "identity": "Identity",
     "variance_scaling": "VarianceScaling",
+    "uniform": "RandomUniform", "normal": "RandomNormal",   # Keras's short names
 }
 NAMES = sorted(set(_FACTORIES) | set(_ALIASES))
 

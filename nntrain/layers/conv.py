@@ -110,7 +110,7 @@ def padding_arg(padding, choices) -> str:
 
 # -- the layers -----------------------------------------------------------------------------
 class _Conv(Layer):
-    """N-D convolution over the spatial axes of x : (batch, *spatial, in) → (batch, *out, filters).
+    """Convolution over the spatial axes: x : (batch, *spatial, in) → (batch, *out, filters).
 
     kernel (*kernel_size, in, filters), bias (filters,): Keras's layout.
     """
@@ -149,7 +149,7 @@ class _Conv(Layer):
         self.activity_regularizer = check_regularizer(activity_regularizer, "activity_regularizer")
 
     def _plan(self, spatial):
-        """Per spatial axis: output lengths and (left, right) pads; error if an axis is too short."""
+        """Output lengths and (left, right) pads per spatial axis; error if an axis is too short."""
         plans = [plan_axis(n, k, s, d, self.padding) for n, k, s, d in
                  zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
         out = tuple(o for o, _ in plans)
@@ -157,7 +157,8 @@ class _Conv(Layer):
             raise ConfigError(
                 f"{type(self).__name__}: input of spatial shape {list(spatial)} is too short for "
                 f"kernel_size={list(self.kernel_size)} with dilation_rate="
-                f"{list(self.dilation_rate)} and padding='valid' (output size {list(out)})")
+                f"{list(self.dilation_rate)} and padding='valid' (output size {list(out)})",
+                key="kernel_size")
         return out, tuple(p for _, p in plans)
 
     def compute_output_shape(self, input_shape):

@@ -1,4 +1,4 @@
-"""Embedding: integer ids → rows of a learned table, Keras's ``embeddings`` (input_dim, output_dim)."""
+"""Embedding: integer ids → rows of a learned table ``embeddings`` (input_dim, output_dim)."""
 
 from __future__ import annotations
 

@@ -118,8 +118,10 @@ class Optimizer:
 
     # -- one step ------------------------------------------------------------------------------
     def apply(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        """One optimizer step: update every array in `params` in place from `grads` (same keys,
-        shapes). Slots are created on the first call. `grads` is not modified."""
+        """One optimizer step: update every array in `params` in place (``p -= ...``; the arrays
+        are never replaced) from the gradient of the same key in `grads` (same shape and dtype;
+        extra keys in `grads` are ignored). Slots are created on the first call, in each
+        parameter's dtype. `grads` is not modified."""
         if self._state is None or self._from_checkpoint:
             self._build(params)
         elif params.keys() != self._state.keys():
@@ -129,7 +131,7 @@ class Optimizer:
         t = self.iterations + 1
         scale = 1.0
         if self.global_clipnorm is not None:
-            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+            norm = math.sqrt(sum(float(np.vdot(grads[k], grads[k])) for k in params))
             scale = _clip_scale(norm, self.global_clipnorm)
         decay = 1.0 - self.weight_decay * lr if self.weight_decay else None
         self.begin_step(t)

@@ -25,7 +25,8 @@ def tf_pads(size, pool, stride, padding):
 def naive_pool1d(x, pool, stride, padding, op):
     """Loop over output steps; 'same' windows only see real elements (Keras averages those)."""
     left, _ = tf_pads(x.shape[1], pool, stride, padding)
-    out = (x.shape[1] - pool) // stride + 1 if padding == "valid" else math.ceil(x.shape[1] / stride)
+    n = x.shape[1]
+    out = (n - pool) // stride + 1 if padding == "valid" else math.ceil(n / stride)
     y = np.empty((x.shape[0], out, x.shape[2]))
     for t in range(out):
         lo = max(t * stride - left, 0)

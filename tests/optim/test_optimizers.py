@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from nntrain.errors import CheckpointError, ConfigError
-from nntrain.optim import (OPTIMIZERS, PiecewiseConstantDecay, make_learning_rate,
-                           make_optimizer)
+from nntrain.optim import OPTIMIZERS, make_learning_rate, make_optimizer
 
 # -- float64 references, one Keras update rule each (keras/src/optimizers/*.py) -----------------
 
