@@ -21,11 +21,19 @@ SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's inp
 
 
 def layer_arguments(cls) -> set[str]:
-    """Argument names a layer class accepts: its own plus the base ``name``/``trainable``."""
-    params = inspect.signature(cls.__init__).parameters
-    own = {p for p, v in params.items()
-           if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
-    return own | {"name", "trainable"}
+    """Argument names a class's constructor accepts, following ``**kwargs`` up the class
+    hierarchy (a recurrent layer passes its Keras arguments to a shared base)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        names |= {p for p, v in params.items()
+                  if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+        if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
+            break
+    return names
 
 
 def _required_arguments(cls) -> list[str]:

@@ -78,5 +78,5 @@ def unknown(kind: str, value: str, choices: Iterable[str], *, key: str | None = 
     """The standard error for a name that is not one of the known ones."""
     choices = sorted(choices)
     hint = did_you_mean(value, choices)
-    listing = "" if hint else f"; expected one of: {', '.join(choices)}"
+    listing = "" if hint and len(choices) > 12 else f"; expected one of: {', '.join(choices)}"
     return cls(f"unknown {kind} {value!r}{hint}{listing}", key=key)

@@ -8,12 +8,33 @@ through `Config.locate`, so the user sees ``error: config.yaml:14: model.layers.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from nntrain.errors import ConfigError, InputError
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-3`` as a float: YAML 1.1 wants ``1.0e-3`` and would
+    otherwise hand a Keras user's ``learning_rate: 1e-3`` over as a string."""
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def yaml_value(text: str):
+    """Parse one YAML value (a --set VALUE) with the config's rules."""
+    return yaml.load(text, Loader=ConfigLoader)
 
 
 @dataclass
@@ -66,7 +87,7 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], file: str) -> None:
 def parse_yaml(text: str, file: str) -> Config:
     """Parse YAML text; syntax errors become a ConfigError with the line."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = ConfigLoader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
@@ -110,7 +131,7 @@ def apply_override(config: Config, assignment: str) -> None:
     if not sep or not path:
         raise ConfigError(f"expected KEY=VALUE, received {assignment!r}", file="--set")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml_value(raw) if raw.strip() else None
     except yaml.YAMLError as e:
         raise ConfigError(f"cannot parse value {raw!r} as YAML: {e}", key=path,
                           file="--set") from None

@@ -31,7 +31,7 @@ def make_callbacks(specs: list) -> list[tuple[Callback, str]]:
         args = args or {}
         if not isinstance(args, dict):
             raise ConfigError(f"expected a mapping of arguments, received {args!r}", key=key)
-        allowed = layer_arguments(CALLBACKS[name]) - {"name", "trainable"}
+        allowed = layer_arguments(CALLBACKS[name])
         for arg in args:
             if arg not in allowed:
                 raise unknown(f"argument for {name}", arg, allowed, key=f"{key}.{arg}")

@@ -1,0 +1,68 @@
+"""Activations against their definitions and derivatives; regularizer penalties and gradients."""
+
+import numpy as np
+import pytest
+
+from nntrain import activations, regularizers
+from nntrain.errors import ConfigError
+from nntrain.gradcheck import numeric_gradient, relative_error
+
+X = np.linspace(-4, 4, 37).reshape(1, -1) + 0.013   # avoid the kinks at exactly 0 and +-3
+
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_derivative_matches_finite_differences(name):
+    act = activations.get(name)
+    x = X.copy()
+    w = np.random.default_rng(0).standard_normal(x.shape)
+    y = act.forward(x)
+    analytic = act.backward(x, y, w)
+    numeric = numeric_gradient(lambda: float((act.forward(x) * w).sum()), x)
+    assert relative_error(analytic, numeric) < 1e-7
+
+
+def test_values_match_keras_definitions():
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    f = {n: activations.get(n).forward for n in activations.ACTIVATIONS}
+    assert np.allclose(f["relu"](x), [0, 0, 0, 0.5, 2])
+    assert np.allclose(f["leaky_relu"](x), [-0.4, -0.1, 0, 0.5, 2])
+    assert np.allclose(f["hard_sigmoid"](x), np.clip(x / 6 + 0.5, 0, 1))
+    assert np.allclose(f["selu"](np.array([-1.0, 1.0])),
+                       [1.0507009873554805 * 1.6732632423543772 * (np.exp(-1) - 1),
+                        1.0507009873554805])
+    assert np.allclose(f["gelu"](np.array([1.0])), [0.8413447460685429])
+    assert np.allclose(f["softplus"](x), np.log1p(np.exp(x)))
+    assert np.allclose(f["softsign"](x), x / (1 + np.abs(x)))
+    assert np.allclose(f["swish"](x), x / (1 + np.exp(-x)))
+    s = f["softmax"](np.array([[1.0, 2.0, 3.0]]))
+    assert np.allclose(s, np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+
+
+def test_float32_stays_float32():
+    x = X.astype(np.float32)
+    for name, act in activations.ACTIVATIONS.items():
+        y = act.forward(x)
+        assert y.dtype == np.float32, name
+        assert act.backward(x, y, np.ones_like(x)).dtype == np.float32, name
+
+
+def test_unknown_activation_has_a_hint():
+    with pytest.raises(ConfigError, match="did you mean 'sigmoid'"):
+        activations.get("sigmoud")
+
+
+@pytest.mark.parametrize("spec,l1,l2", [
+    ("l2", 0.0, 0.01), ("l1", 0.01, 0.0), ({"l2": 1e-4}, 0.0, 1e-4),
+    ({"l1": 0.1, "l2": 0.2}, 0.1, 0.2), ({"L1L2": {"l1": 0.3}}, 0.3, 0.0)])
+def test_regularizer_penalty_and_gradient(spec, l1, l2):
+    reg = regularizers.get(spec)
+    w = np.random.default_rng(1).standard_normal((4, 3))
+    assert np.isclose(reg.penalty(w), l1 * np.abs(w).sum() + l2 * (w ** 2).sum())
+    numeric = numeric_gradient(lambda: reg.penalty(w), w)
+    assert relative_error(reg.gradient(w), numeric) < 1e-7
+
+
+@pytest.mark.parametrize("spec", ["l3", {"l2": -1}, {"lambda": 1}, 5])
+def test_bad_regularizers(spec):
+    with pytest.raises(ConfigError):
+        regularizers.get(spec)
