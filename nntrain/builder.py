@@ -20,7 +20,7 @@ from nntrain.model import Model, Node
 SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's input
 
 
-def layer_arguments(cls) -> set[str]:
+def constructor_arguments(cls) -> set[str]:
     """Argument names a class's constructor accepts, following ``**kwargs`` up the class
     hierarchy (a recurrent layer passes its Keras arguments to a shared base)."""
     names: set[str] = set()
@@ -58,7 +58,7 @@ def make_layer(entry, key: str):
     cls = LAYERS[type_name]
     args = dict(args)
     inputs = args.pop("inputs", None)
-    allowed = layer_arguments(cls)
+    allowed = constructor_arguments(cls)
     for arg in args:
         if arg not in allowed:
             raise unknown(f"argument for {type_name}", arg, allowed, key=f"{key}.{arg}")

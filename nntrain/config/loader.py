@@ -96,6 +96,9 @@ def parse_yaml(text: str, file: str) -> Config:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
+        if e.context and e.context_mark and e.problem_mark and \
+                e.context_mark.line != e.problem_mark.line:
+            problem += f" ({e.context} started on line {e.context_mark.line + 1})"
         raise ConfigError(f"invalid YAML: {problem}", file=file,
                           line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as e:

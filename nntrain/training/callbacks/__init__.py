@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nntrain.builder import layer_arguments
+from nntrain.builder import constructor_arguments
 from nntrain.errors import ConfigError, InputError, unknown
 from nntrain.training.callbacks.base import Callback, Monitor
 from nntrain.training.callbacks.early_stopping import EarlyStopping
@@ -31,7 +31,7 @@ def make_callbacks(specs: list) -> list[tuple[Callback, str]]:
         args = args or {}
         if not isinstance(args, dict):
             raise ConfigError(f"expected a mapping of arguments, received {args!r}", key=key)
-        allowed = layer_arguments(CALLBACKS[name])
+        allowed = constructor_arguments(CALLBACKS[name])
         for arg in args:
             if arg not in allowed:
                 raise unknown(f"argument for {name}", arg, allowed, key=f"{key}.{arg}")
