@@ -299,7 +299,7 @@ def _torch_case(name):
                                   "adagrad", "adadelta", "adam-amsgrad", "adamw", "adamax",
                                   "nadam"])
 def test_matches_torch(case):
-    import torch
+    torch = pytest.importorskip("torch")
     spec, make_torch = _torch_case(case)
     params, grads = problem(steps=5, dtype=np.float64)
     tparams = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in params.items()}
