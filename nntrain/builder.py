@@ -8,11 +8,10 @@ prefixed with the entry's key path (``model.layers.3.Conv1D``).
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from nntrain import validate
+from nntrain.config.entries import construct, parse_entry
 from nntrain.errors import ConfigError, InputError, unknown
 from nntrain.layers import LAYERS, snake_case
 from nntrain.model import Model, Node
@@ -20,56 +19,12 @@ from nntrain.model import Model, Node
 SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's input
 
 
-def constructor_arguments(cls) -> set[str]:
-    """Argument names a class's constructor accepts, following ``**kwargs`` up the class
-    hierarchy (a recurrent layer passes its Keras arguments to a shared base)."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        names |= {p for p, v in params.items()
-                  if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
-        if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
-            break
-    return names
-
-
-def _required_arguments(cls) -> list[str]:
-    params = inspect.signature(cls.__init__).parameters
-    return [p for p, v in params.items() if p != "self" and v.default is v.empty
-            and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
-
-
 def make_layer(entry, key: str):
-    """Construct (not build) a layer from its one-key config map."""
-    if not isinstance(entry, dict) or len(entry) != 1:
-        raise ConfigError(f"expected a one-key map such as {{Dense: {{units: 10}}}}, received "
-                          f"{entry!r}", key=key)
-    (type_name, args), = entry.items()
-    if type_name not in LAYERS:
-        raise unknown("layer type", type_name, LAYERS, key=f"{key}.{type_name}")
-    key = f"{key}.{type_name}"
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise ConfigError(f"expected a mapping of arguments, received {args!r}", key=key)
-    cls = LAYERS[type_name]
-    args = dict(args)
+    """Construct (not build) a layer from its one-key config map; returns (layer, the
+    `inputs` it names, the entry's key path)."""
+    cls, args, key = parse_entry(entry, key, LAYERS, "layer type", "{Dense: {units: 10}}")
     inputs = args.pop("inputs", None)
-    allowed = constructor_arguments(cls)
-    for arg in args:
-        if arg not in allowed:
-            raise unknown(f"argument for {type_name}", arg, allowed, key=f"{key}.{arg}")
-    for arg in _required_arguments(cls):
-        if arg not in args:
-            raise ConfigError(f"missing required argument {arg!r}", key=key)
-    try:
-        layer = cls(**args)
-    except InputError as e:
-        raise e.prefixed(key) from None
-    return layer, inputs, key
+    return construct(cls, args, key), inputs, key
 
 
 def _input_shapes(model_cfg: dict) -> dict[str, tuple]:

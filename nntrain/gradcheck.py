@@ -21,17 +21,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 def numeric_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """d f() / d x by central differences, perturbing `x` in place (restored afterwards)."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = f()
-        flat[i] = old - eps
-        minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * eps)
-    return grad
+    return numeric_at(f, x, np.arange(x.size), eps).reshape(x.shape)
 
 
 def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: bool = False,
@@ -147,14 +137,14 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
         layer, param = key.split("/", 1)
         idx = _entries(w.size, max_entries, rng)
         analytic = grads[key].reshape(-1)[idx]
-        numeric = _numeric_at(value, w, idx, eps)
+        numeric = numeric_at(value, w, idx, eps)
         rows.append({"layer": layer, "param": param, "rel_error": relative_error(analytic, numeric),
                      "entries": int(len(idx))})
     for name, x, g in zip(model.input_names, xs, input_grads):
         if g is None or not np.issubdtype(x.dtype, np.floating):
             continue
         idx = _entries(x.size, max_entries, rng)
-        numeric = _numeric_at(value, x, idx, eps)
+        numeric = numeric_at(value, x, idx, eps)
         rows.append({"layer": name, "param": "input", "entries": int(len(idx)),
                      "rel_error": relative_error(g.reshape(-1)[idx], numeric)})
     return rows
@@ -164,7 +154,8 @@ def _entries(size: int, most: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(size) if size <= most else np.sort(rng.choice(size, most, replace=False))
 
 
-def _numeric_at(f: Callable[[], float], x: np.ndarray, idx: np.ndarray, eps: float) -> np.ndarray:
+def numeric_at(f: Callable[[], float], x: np.ndarray, idx: np.ndarray, eps: float) -> np.ndarray:
+    """Central differences of f() with respect to the flat entries `idx` of `x`."""
     flat = x.reshape(-1)
     out = np.empty(len(idx))
     for j, i in enumerate(idx):
