@@ -45,13 +45,28 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def _alive(pid: str) -> bool:
+    """Whether process `pid` (the suffix of a temporary's name) is still running."""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # exists, but not ours to signal
+        return True
+    return True
+
+
 def clean_stale_temporaries(directory: str | Path) -> list[Path]:
-    """Remove temporaries a killed process left behind in `directory` (not recursive)."""
+    """Remove temporaries a killed process left behind anywhere under `directory` (a run
+    writes its history and index, and checkpoints wherever ModelCheckpoint.filepath says).
+    A temporary of a process still running is not stale and stays."""
     directory = Path(directory)
     removed = []
     if directory.is_dir():
-        for p in directory.iterdir():
-            if p.name.startswith(".") and TMP_MARK in p.name:
+        for p in directory.rglob(f".*{TMP_MARK}*"):
+            if p.is_file() and not _alive(p.name.rpartition(TMP_MARK)[2]):
                 p.unlink(missing_ok=True)
                 removed.append(p)
     return removed

@@ -104,7 +104,7 @@ def _callbacks(config: Config, has_val: bool):
 
 def assemble(config: Config, run_dir: Path, *, reporter=None, need_data: bool = True) -> Session:
     """Build model, data, loss, metrics, optimizer, callbacks and the trainer; check monitors."""
-    from nntrain.data import Normalizer, load_dataset
+    from nntrain.data import load_dataset
     from nntrain.metrics import get_metric
     from nntrain.optim import make_optimizer
 
@@ -141,7 +141,7 @@ def assemble(config: Config, run_dir: Path, *, reporter=None, need_data: bool = 
                       model_hash=ckpt.model_hash(config.section("model")), reporter=reporter)
     if dataset is not None:
         with workspace.located(config):
-            trainer.check_monitors(keys)
+            trainer.check_callbacks(keys)
     return Session(config, trainer, settings["epochs"])
 
 
@@ -179,7 +179,7 @@ def start_resume(run_dir: Path, checkpoint_path: Path | None, *, epochs: int | N
     config = workspace.open_config(run_dir / "config.yaml",
                                    needs=("model", "compile.loss", "data"))
     session = assemble(config, run_dir, reporter=reporter)
-    clean_stale_temporaries(run_dir / "checkpoints")
+    clean_stale_temporaries(run_dir)
     path = checkpoint_path or ckpt.resolve_checkpoint(run_dir / "checkpoints", "latest")
     cp = ckpt.load_checkpoint(path)
     if cp.meta.get("model_hash") != session.trainer.model_hash:
@@ -191,6 +191,9 @@ def start_resume(run_dir: Path, checkpoint_path: Path | None, *, epochs: int | N
         raise CheckpointError("this checkpoint holds weights only (save_weights_only), so "
                               "training cannot continue exactly; pass --weights-only-ok to start "
                               "a fresh optimizer from these weights", file=str(path))
+    if cp.meta.get("normalizer"):   # the statistics training used, not recomputed ones
+        from nntrain.data import Normalizer
+        session.trainer.dataset.normalizer = Normalizer.from_state(cp.meta["normalizer"])
     if fresh:
         session.trainer.state.epoch = cp.meta["epoch"]
         session.trainer.state.history = list(cp.meta.get("history", []))

@@ -101,10 +101,12 @@ class Trainer:
             names += [f"val_{n}" for n in names]
         return names + ["lr"]
 
-    def check_monitors(self, keys: list[str]) -> None:
-        """A callback watching a quantity the run will never log is an error before training."""
+    def check_callbacks(self, keys: list[str]) -> None:
+        """Before training: a callback watching a quantity the run will never log, or set up in
+        a way this run cannot honour, is an error (so bad input creates no run directory)."""
         available = self.log_names()
         for cb, key in zip(self.callbacks, keys):
+            cb.check()
             for arg, name in cb.required_logs():
                 if name not in available:
                     hint = (" (this run has no validation data: set data.validation_split or "
@@ -227,10 +229,18 @@ class Trainer:
     # -- checkpoints ------------------------------------------------------------------------
     def _flush_saves(self, logs: dict) -> None:
         pending, self._pending = self._pending, []
+        # Each ModelCheckpoint's list of its files is part of the state a checkpoint holds, so
+        # it must name the files of this round before they are written: a run resumed from one
+        # of them can then still prune it (max_to_keep).
+        for cb, path, *_ in pending:
+            if isinstance(cb, ModelCheckpoint):
+                if path in cb.written:
+                    cb.written.remove(path)
+                cb.written.append(path)
         for cb, path, epoch, batch, is_best, weights_only in pending:
             self.write_checkpoint(path, weights_only=weights_only, is_best=is_best, logs=logs)
             if isinstance(cb, ModelCheckpoint):
-                self._prune(cb, path)
+                self._prune(cb)
 
     def write_checkpoint(self, path: str, *, weights_only: bool, is_best: bool, logs: dict
                          ) -> int:
@@ -246,12 +256,9 @@ class Trainer:
         ckpt.record_in_index(self.run_dir / "checkpoints", full, entry, is_best=is_best)
         return size
 
-    def _prune(self, cb: ModelCheckpoint, path: str) -> None:
+    def _prune(self, cb: ModelCheckpoint) -> None:
         """Keep the newest `max_to_keep` files of this callback (and the best), after the new
         one is committed to the index."""
-        if path in cb.written:
-            cb.written.remove(path)
-        cb.written.append(path)
         if cb.max_to_keep is None or len(cb.written) <= cb.max_to_keep:
             return
         index_dir = self.run_dir / "checkpoints"

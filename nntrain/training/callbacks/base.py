@@ -21,6 +21,10 @@ class Callback:
         """(argument name, log key) pairs this callback needs; checked before training."""
         return []
 
+    def check(self) -> None:
+        """Raise an InputError for a setting this run cannot honour (once bound). Meant to run
+        with the monitor check, before the run directory exists, so bad input costs nothing."""
+
     def on_train_begin(self) -> None: ...
     def on_epoch_begin(self, epoch: int) -> None: ...
     def on_batch_end(self, epoch: int, batch: int, logs: dict) -> None: ...
@@ -35,8 +39,9 @@ class Callback:
 
 
 def maximizes(monitor: str) -> bool:
-    """Keras's auto mode: accuracy-like quantities go up, losses and errors go down."""
-    name = monitor.removeprefix("val_")
+    """Keras's auto mode: accuracy-like quantities go up, losses and errors go down. Metrics
+    are logged under the name the config gives, which may be a class name (`BinaryAccuracy`)."""
+    name = monitor.removeprefix("val_").lower()
     return "acc" in name or name.startswith(("fmeasure", "auc"))
 
 

@@ -5,6 +5,7 @@ callbacks have updated their state, so the checkpoint holds every callback's lat
 from __future__ import annotations
 
 import math
+import string
 
 from nntrain import validate
 from nntrain.errors import ConfigError
@@ -20,11 +21,20 @@ class ModelCheckpoint(Monitor):
             raise ConfigError(f"expected a file path ending in .npz, received {filepath!r}",
                               key="filepath")
         self.filepath = filepath
+        self.fields = _template_fields(filepath)
         self.verbose = validate.non_negative_int("verbose", verbose)
         self.save_best_only = validate.boolean("save_best_only", save_best_only)
         self.save_weights_only = validate.boolean("save_weights_only", save_weights_only)
         if save_freq != "epoch":
             save_freq = validate.positive_int("save_freq", save_freq)
+            late = [f for f in self.fields if f.startswith("val_") or f == "lr"]
+            if late:
+                raise ConfigError(f"{{{late[0]}}} is only known at the end of an epoch, but "
+                                  f"save_freq={save_freq} saves after batches; use epoch, batch, "
+                                  "loss or a training metric in the file name", key="filepath")
+        elif "batch" in self.fields:
+            raise ConfigError("{batch} is only known when saving after batches; set save_freq "
+                              "to a number of batches or leave {batch} out", key="filepath")
         self.save_freq = save_freq
         self.max_to_keep = (None if max_to_keep is None
                             else validate.positive_int("max_to_keep", max_to_keep))
@@ -35,7 +45,9 @@ class ModelCheckpoint(Monitor):
         self.written: list[str] = []   # files this callback wrote, oldest first (for max_to_keep)
 
     def required_logs(self):
-        return super().required_logs() if (self.save_best_only or self.monitor_explicit) else []
+        """The monitor (when it matters) and every quantity the file name uses."""
+        needs = super().required_logs() if (self.save_best_only or self.monitor_explicit) else []
+        return needs + [("filepath", f) for f in self.fields if f not in ("epoch", "batch")]
 
     def on_batch_end(self, epoch, batch, logs):
         if self.save_freq == "epoch":
@@ -93,3 +105,22 @@ class ModelCheckpoint(Monitor):
         self.best = state["best"]
         self.batches_since_save = state["batches_since_save"]
         self.written = list(state.get("written", []))
+
+
+def _template_fields(filepath: str) -> list[str]:
+    """The names a `filepath` template fills in (``{epoch:04d}``, ``{val_loss:.3f}``), checked
+    now with sample values so a bad template fails before training, not at the first save."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(filepath)
+                 if name is not None]
+    except ValueError as e:
+        raise ConfigError(f"not a valid file name template ({e}): {filepath!r}",
+                          key="filepath") from None
+    if any(not n.isidentifier() for n in names):
+        raise ConfigError(f"expected named fields such as {{epoch:04d}} or {{val_loss:.3f}} in "
+                          f"{filepath!r}", key="filepath")
+    try:
+        filepath.format(**{n: 1 if n in ("epoch", "batch") else 0.5 for n in names})
+    except ValueError as e:
+        raise ConfigError(f"cannot fill in {filepath!r}: {e}", key="filepath") from None
+    return list(dict.fromkeys(names))

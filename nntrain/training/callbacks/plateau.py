@@ -24,7 +24,7 @@ class ReduceLROnPlateau(Monitor):
         self.wait, self.cooldown_counter = 0, 0
         self.best = self.initial_best()
 
-    def on_train_begin(self):
+    def check(self):
         if not isinstance(self.trainer.optimizer.learning_rate, (int, float)):
             raise ConfigError("ReduceLROnPlateau needs a constant learning rate, but "
                               "compile.optimizer.learning_rate is a schedule",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from nntrain import validate
 from nntrain.errors import ConfigError
 from nntrain.training.callbacks.base import Callback
 
@@ -18,7 +19,8 @@ class CSVLogger(Callback):
         if not isinstance(separator, str) or len(separator) != 1:
             raise ConfigError(f"expected one character, received {separator!r}",
                               key="separator")
-        self.filename, self.separator, self.append = filename, separator, append
+        self.filename, self.separator = filename, separator
+        self.append = validate.boolean("append", append)
 
     def on_epoch_end(self, epoch, logs):
         self.trainer.write_history_csv(self.filename, self.separator)
