@@ -47,8 +47,9 @@ def _train(session, reporter) -> int:
             trainer.fit(session.epochs)
     except Interrupted as e:
         reporter.train_end()
-        reporter.message(f"Interrupted; saved {e.checkpoint}. Continue with: "
-                         f"nntrain resume {trainer.run_dir} --latest")
+        # on stderr even with --quiet: the one thing the user must know after an interrupt
+        click.echo(f"Interrupted; saved {e.checkpoint}. Continue with: "
+                   f"nntrain resume {trainer.run_dir} --latest", err=True)
         return SIGNAL_EXIT.get(e.signum, 130)
     finally:
         for sig, h in previous.items():

@@ -187,8 +187,8 @@ class Trainer:
         self._flush_saves(logs)
         if self.reporter:
             self.reporter.epoch_end(epoch, logs)
-        if self.interrupt_signal is not None:
-            self._stop_on_signal(logs)
+        if self.interrupt_signal is not None and st.epoch < epochs and not self.stop_training:
+            self._stop_on_signal(logs)   # after the last epoch there is nothing left to resume
         return logs
 
     def _stop_on_signal(self, logs: dict) -> None:
