@@ -48,42 +48,36 @@ class Schedule:
         return f"{type(self).__name__}({inner})"
 
 
-class ExponentialDecay(Schedule):
+class _StepDecay(Schedule):
+    """Shared by the two decays driven by ``step / decay_steps`` (floored with ``staircase``)."""
+
+    args = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase")
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        self.initial_learning_rate = _num("initial_learning_rate", initial_learning_rate, low=0)
+        self.decay_steps = _num("decay_steps", decay_steps, low=0, low_open=True)
+        self.decay_rate = _num("decay_rate", decay_rate, low=0)
+        self.staircase = validate.boolean("staircase", staircase)
+
+    def progress(self, step: int) -> float:
+        p = step / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+
+class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
     exponent is floored."""
 
-    args = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase")
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = _num("initial_learning_rate", initial_learning_rate, low=0)
-        self.decay_steps = _num("decay_steps", decay_steps, low=0, low_open=True)
-        self.decay_rate = _num("decay_rate", decay_rate, low=0)
-        self.staircase = validate.boolean("staircase", staircase)
-
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self.initial_learning_rate * self.decay_rate ** self.progress(step)
 
 
-class InverseTimeDecay(Schedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase``
     ``step / decay_steps`` is floored."""
 
-    args = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase")
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = _num("initial_learning_rate", initial_learning_rate, low=0)
-        self.decay_steps = _num("decay_steps", decay_steps, low=0, low_open=True)
-        self.decay_rate = _num("decay_rate", decay_rate, low=0)
-        self.staircase = validate.boolean("staircase", staircase)
-
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self.progress(step))
 
 
 class PiecewiseConstantDecay(Schedule):
