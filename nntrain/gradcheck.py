@@ -81,9 +81,8 @@ def random_batch(model, batch: int, rng: np.random.Generator) -> list[np.ndarray
     for name in model.input_names:
         shape = (batch, *model.input_shapes[name])
         consumers = [n.layer for n in model.nodes if name in n.inputs]
-        dims = [getattr(c, "input_dim", None) for c in consumers]
-        if dims and all(d is not None for d in dims):
-            xs.append(rng.integers(0, min(dims), size=shape))
+        if consumers and all(c.integer_input for c in consumers):
+            xs.append(rng.integers(0, min(c.input_dim for c in consumers), size=shape))
         else:
             xs.append(rng.standard_normal(shape).astype(model.dtype))
     return xs

@@ -20,6 +20,15 @@ from nntrain.training.trainer import Interrupted
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
+class StoppedAtOnce(BaseException):
+    """A second Ctrl-C / SIGTERM: leave now, whatever is running (writes are atomic, so the
+    previous checkpoint stays valid). A BaseException so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def wide_console() -> Console:
     """A console that does not squeeze tables to 80 columns when stdout is a file or pipe."""
     console = Console(highlight=False)
@@ -36,7 +45,7 @@ def _train(session, reporter) -> int:
 
     def handler(signum, frame):
         if trainer.interrupt_signal is not None:
-            raise KeyboardInterrupt
+            raise StoppedAtOnce(signum)
         trainer.interrupt_signal = signum
         reporter.message("Stopping after this batch (press Ctrl-C again to stop at once)...")
 
@@ -45,6 +54,11 @@ def _train(session, reporter) -> int:
     try:
         with workspace.located(session.config):
             trainer.fit(session.epochs)
+    except StoppedAtOnce as e:
+        reporter.train_end()
+        click.echo(f"error: stopped at once by a second signal; the checkpoint before it is "
+                   f"intact: nntrain resume {trainer.run_dir} --latest", err=True)
+        return SIGNAL_EXIT.get(e.signum, 130)
     except Interrupted as e:
         reporter.train_end()
         # on stderr even with --quiet: the one thing the user must know after an interrupt

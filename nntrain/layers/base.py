@@ -44,6 +44,9 @@ class Layer:
     # Conv, Activation): only then may a loss be fused with it (recurrent layers apply their
     # activation inside the recurrence, so they must not set this).
     output_activation = False
+    # True for layers whose input is integer ids (Embedding): gradcheck feeds them integers
+    # and the data's normalization must leave them alone.
+    integer_input = False
 
     def __init__(self, name: str | None = None, trainable: bool = True):
         self.name = name

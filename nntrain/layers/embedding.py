@@ -19,6 +19,8 @@ class Embedding(Layer):
     The ids get no gradient; backward scatters dy into the rows they picked.
     """
 
+    integer_input = True
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, mask_zero=False, **base):
         super().__init__(**base)

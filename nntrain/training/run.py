@@ -125,6 +125,7 @@ def assemble(config: Config, run_dir: Path, *, reporter=None, need_data: bool = 
         if need_data:
             if "data" not in data:
                 raise ConfigError("missing; this command needs data", key="data")
+            _check_normalize(model, config.section("data").get("normalize", "none"))
             dataset = load_dataset(config.section("data"), input_shapes=model.input_shapes,
                                    output_shape=model.output_shape, label_kind=loss.label_kind,
                                    dtype=model.dtype)
@@ -143,6 +144,17 @@ def assemble(config: Config, run_dir: Path, *, reporter=None, need_data: bool = 
         with workspace.located(config):
             trainer.check_callbacks(keys)
     return Session(config, trainer, settings["epochs"])
+
+
+def _check_normalize(model, method) -> None:
+    """Normalizing would turn an Embedding's token ids into fractions: refuse it up front."""
+    if method in (None, "none"):
+        return
+    for n in model.nodes:
+        if n.layer.integer_input and set(n.inputs) & set(model.input_names):
+            raise ConfigError(f"normalize: {method} would change the integer ids that "
+                              f"{type(n.layer).__name__} layer {n.layer.name!r} takes; use "
+                              f"normalize: none", key="data.normalize")
 
 
 def _weights_file(path: str) -> dict:

@@ -194,6 +194,9 @@ class Trainer:
     def _stop_on_signal(self, logs: dict) -> None:
         """Write a checkpoint of exactly where we are, then leave the loop."""
         path = f"checkpoints/cp-{self.state.epoch_number:04d}.npz"
+        keeper = next((cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)), None)
+        if keeper is not None:   # so its max_to_keep prunes this file in time, like its own
+            self._register(keeper, path)
         self.write_checkpoint(path, weights_only=False, is_best=False, logs=logs)
         raise Interrupted(self.interrupt_signal, str(self.run_dir / path))
 
@@ -234,9 +237,7 @@ class Trainer:
         # of them can then still prune it (max_to_keep).
         for cb, path, *_ in pending:
             if isinstance(cb, ModelCheckpoint):
-                if path in cb.written:
-                    cb.written.remove(path)
-                cb.written.append(path)
+                self._register(cb, path)
         for cb, path, epoch, batch, is_best, weights_only in pending:
             self.write_checkpoint(path, weights_only=weights_only, is_best=is_best, logs=logs)
             if isinstance(cb, ModelCheckpoint):
@@ -255,6 +256,13 @@ class Trainer:
                  "weights_only": weights_only, "size": size, "values": monitored}
         ckpt.record_in_index(self.run_dir / "checkpoints", full, entry, is_best=is_best)
         return size
+
+    @staticmethod
+    def _register(cb: ModelCheckpoint, path: str) -> None:
+        """Record `path` as the newest file of `cb` (before it is written; see _flush_saves)."""
+        if path in cb.written:
+            cb.written.remove(path)
+        cb.written.append(path)
 
     def _prune(self, cb: ModelCheckpoint) -> None:
         """Keep the newest `max_to_keep` files of this callback (and the best), after the new

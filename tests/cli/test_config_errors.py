@@ -112,3 +112,27 @@ def test_usage_errors_are_one_line(run_cli):
     assert len(err.strip().splitlines()) == 1
     code, _, err = run_cli("resume", "--latest", "--checkpoint", "x.npz")
     assert code == 2 and err.startswith("error:")
+
+
+def test_normalizing_embedding_ids_is_refused_before_the_run(project, run_cli):
+    import numpy as np
+    np.savez(project / "ids.npz", x_train=np.random.default_rng(0).integers(0, 9, (20, 5)),
+             y_train=np.arange(20) % 2)
+    config = write(project, """\
+data: {path: ids.npz, normalize: standard}
+model:
+  input_shape: [5]
+  layers:
+    - Embedding: {input_dim: 9, output_dim: 2}
+    - Flatten: {}
+    - Dense: {units: 1, activation: sigmoid}
+compile: {loss: binary_crossentropy}
+""")
+    code, _, err = run_cli("fit", config)
+    assert code == 2
+    assert err.startswith(f"error: {config}:1: data.normalize: normalize: standard would change "
+                          "the integer ids that Embedding layer 'embedding' takes")
+    assert not (project / "runs").exists()
+    config.write_text(config.read_text().replace("normalize: standard", "normalize: none"))
+    code, _, err = run_cli("fit", config, "--quiet")
+    assert code == 0, err

@@ -341,7 +341,7 @@ def test_a_second_ctrl_c_stops_at_once(project, run_cli, monkeypatch):
     monkeypatch.setattr(trainer_module, "forward_backward", forward_backward)
     code, out, err = run_cli("fit", cfg, "--run-dir", run)
     assert code == 130
-    assert "error: aborted" in err
+    assert "error: stopped at once by a second signal" in err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
     assert_consistent(run)
     assert [p.name for p in (run / "checkpoints").glob("cp-*.npz")] == ["cp-0001.npz"]
@@ -350,3 +350,45 @@ def test_a_second_ctrl_c_stops_at_once(project, run_cli, monkeypatch):
     code, _, err = run_cli("resume", run, "--latest", "--quiet")
     assert code == 0, err
     assert history_epochs(run) == ["1", "2", "3"]
+
+
+def _signal_during(monkeypatch, at_call: int, *signums):
+    """Raise `signums` from inside the training step number `at_call` (1-based)."""
+    import nntrain.training.trainer as trainer_module
+    real, calls = trainer_module.forward_backward, []
+
+    def forward_backward(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_call:
+            for s in signums:
+                signal.raise_signal(s)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(trainer_module, "forward_backward", forward_backward)
+
+
+def test_a_second_sigterm_exits_143_at_once(project, run_cli, monkeypatch):
+    cfg = small_config(project, epochs=3)
+    run = project / "runs/term"
+    _signal_during(monkeypatch, SMALL_BATCHES + 5, signal.SIGTERM, signal.SIGTERM)
+    code, _, err = run_cli("fit", cfg, "--run-dir", run)
+    assert code == 143
+    assert "stopped at once" in err
+    assert [p.name for p in (run / "checkpoints").glob("cp-*.npz")] == ["cp-0001.npz"]
+    assert not temporaries(run)
+
+
+def test_the_interrupt_checkpoint_counts_toward_max_to_keep(project, run_cli, monkeypatch):
+    cfg = small_config(project, epochs=4, keep=1)
+    cfg.write_text(cfg.read_text().replace("checkpoints/cp-{epoch:04d}.npz",
+                                           "checkpoints/e{epoch:04d}.npz"))
+    run = project / "runs/keep"
+    _signal_during(monkeypatch, SMALL_BATCHES + 5, signal.SIGINT)
+    code, _, err = run_cli("fit", cfg, "--run-dir", run)
+    assert code == 130, err
+    names = sorted(p.name for p in (run / "checkpoints").glob("*.npz"))
+    assert names == ["cp-0002.npz", "e0001.npz"]
+    monkeypatch.undo()
+    code, _, err = run_cli("resume", run, "--latest", "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.npz")) == ["e0004.npz"]
+    assert_consistent(run)
