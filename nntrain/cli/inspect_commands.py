@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 
 from nntrain import gradcheck, workspace
 from nntrain.cli import render
@@ -25,7 +24,7 @@ def summary(target, overrides, as_json):
         stdout_json(info)
     else:
         title = f'Model: "{config.data.get("name", "model")}"'
-        render.print_summary(Console(), info, title)
+        render.print_summary(render.wide_console(), info, title)
 
 
 @cli.command(name="gradcheck")
@@ -49,5 +48,5 @@ def gradcheck_command(config_path, overrides, tolerance, entries, as_json):
         stdout_json({"max_rel_error": worst, "tolerance": tolerance, "passed": worst <= tolerance,
                      "tensors": rows})
     else:
-        render.print_gradcheck(Console(), rows, tolerance)
+        render.print_gradcheck(render.wide_console(), rows, tolerance)
     return 0 if worst <= tolerance else 1

@@ -6,6 +6,14 @@ from rich.console import Console
 from rich.table import Table
 
 
+def wide_console() -> Console:
+    """A console that does not squeeze tables to 80 columns when stdout is a file or pipe."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    return console
+
+
 def _shape(shape) -> str:
     inner = ", ".join("None" if d is None else str(d) for d in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"

@@ -6,11 +6,11 @@ import signal
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from nntrain import workspace
 from nntrain.cli.main import cli, stdout_json
+from nntrain.cli.render import wide_console
 from nntrain.cli.progress import make_reporter
 from nntrain.errors import InputError
 from nntrain.training import checkpoint as ckpt
@@ -27,14 +27,6 @@ class StoppedAtOnce(BaseException):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
-
-
-def wide_console() -> Console:
-    """A console that does not squeeze tables to 80 columns when stdout is a file or pipe."""
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 160)
-    return console
 
 
 def _train(session, reporter) -> int:
