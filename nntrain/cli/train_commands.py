@@ -13,6 +13,7 @@ from nntrain.cli.main import cli, stdout_json
 from nntrain.cli.render import wide_console
 from nntrain.cli.progress import make_reporter
 from nntrain.errors import InputError
+from nntrain.predict import predict_file
 from nntrain.training import checkpoint as ckpt
 from nntrain.training import run as runs
 from nntrain.training.trainer import Interrupted
@@ -117,18 +118,12 @@ def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet, deb
     return _train(session, reporter)
 
 
-def _open_for_scoring(run_dir, latest, best, checkpoint_path):
+def _open_for_scoring(run_dir, latest, best, checkpoint_path, *, need_data=True):
     if sum(map(bool, (latest, best, checkpoint_path))) > 1:
         raise click.UsageError("give at most one of --latest, --best, --checkpoint")
     directory = runs.run_dir_argument(run_dir)
     path = runs.checkpoint_for(directory, "best" if best else "latest", checkpoint_path)
-    config = workspace.open_config(directory / "config.yaml", needs=("model", "compile.loss"))
-    session = runs.assemble(config, directory, need_data="data" in config.data)
-    cp = ckpt.load_checkpoint(path)
-    ckpt.load_weights_into(session.trainer.model, cp.weights, str(path))
-    if session.trainer.dataset is not None and cp.meta.get("normalizer"):
-        from nntrain.data import Normalizer
-        session.trainer.dataset.normalizer = Normalizer.from_state(cp.meta["normalizer"])
+    session, cp = runs.open_checkpoint(directory, path, need_data=need_data)
     return directory, path, session, cp
 
 
@@ -178,11 +173,10 @@ def evaluate(run_dir, latest, best, checkpoint_path, split, as_json):
 @click.option("--checkpoint", "checkpoint_path", default=None)
 def predict(run_dir, input_path, output_path, latest, best, checkpoint_path):
     """Predict with a saved model; class probabilities and the predicted class."""
-    from nntrain.predict import predict_file
-    directory, path, session, cp = _open_for_scoring(run_dir, latest, best, checkpoint_path)
-    from nntrain.data import Normalizer
-    normalizer = Normalizer.from_state(cp.meta["normalizer"])
-    message = predict_file(session.trainer.model, normalizer, input_path, output_path)
+    _, _, session, cp = _open_for_scoring(run_dir, latest, best, checkpoint_path,
+                                          need_data=False)
+    message = predict_file(session.trainer.model, runs.checkpoint_normalizer(cp), input_path,
+                           output_path)
     click.echo(message, err=True)
     return 0
 

@@ -203,9 +203,7 @@ def start_resume(run_dir: Path, checkpoint_path: Path | None, *, epochs: int | N
         raise CheckpointError("this checkpoint holds weights only (save_weights_only), so "
                               "training cannot continue exactly; pass --weights-only-ok to start "
                               "a fresh optimizer from these weights", file=str(path))
-    if cp.meta.get("normalizer"):   # the statistics training used, not recomputed ones
-        from nntrain.data import Normalizer
-        session.trainer.dataset.normalizer = Normalizer.from_state(cp.meta["normalizer"])
+    session.trainer.dataset.normalizer = checkpoint_normalizer(cp)
     if fresh:
         session.trainer.state.epoch = cp.meta["epoch"]
         session.trainer.state.history = list(cp.meta.get("history", []))
@@ -214,6 +212,28 @@ def start_resume(run_dir: Path, checkpoint_path: Path | None, *, epochs: int | N
     if epochs is not None:
         session.epochs = epochs
     return session, cp, fresh
+
+
+def checkpoint_normalizer(cp: ckpt.Checkpoint):
+    """The normalization statistics training used (never recomputed from the data file)."""
+    from nntrain.data import Normalizer
+    state = cp.meta.get("normalizer")
+    if not state:
+        raise CheckpointError("the checkpoint has no normalization statistics", file=cp.path)
+    return Normalizer.from_state(state)
+
+
+def open_checkpoint(run_dir: Path, path: Path, *, need_data: bool) -> tuple[Session,
+                                                                            ckpt.Checkpoint]:
+    """Rebuild a run's model (and data) and put a checkpoint's weights and normalization
+    statistics into them: what evaluate and predict start from."""
+    config = workspace.open_config(run_dir / "config.yaml", needs=("model", "compile.loss"))
+    session = assemble(config, run_dir, need_data=need_data and "data" in config.data)
+    cp = ckpt.load_checkpoint(path)
+    ckpt.load_weights_into(session.trainer.model, cp.weights, str(path))
+    if session.trainer.dataset is not None:
+        session.trainer.dataset.normalizer = checkpoint_normalizer(cp)
+    return session, cp
 
 
 def checkpoint_for(run_dir: Path, which: str, path: str | None) -> Path:
