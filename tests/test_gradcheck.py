@@ -15,7 +15,7 @@ MODELS = {
         {"BatchNormalization": {}},
         {"MaxPooling1D": {"pool_size": 2}},
         {"Conv1D": {"filters": 4, "kernel_size": 2, "strides": 2, "activation": "tanh"}},
-        {"Flatten": {}},
+        {"Flatten": {"activity_regularizer": {"l2": 0.01}}},
         {"Dropout": {"rate": 0.3}},
         {"Dense": {"units": 3, "activation": "softmax", "bias_regularizer": "l1_l2"}}]},
         "sparse_categorical_crossentropy"),

@@ -48,14 +48,17 @@ class Layer:
     # and the data's normalization must leave them alone.
     integer_input = False
 
-    def __init__(self, name: str | None = None, trainable: bool = True):
+    def __init__(self, name: str | None = None, trainable: bool = True,
+                 activity_regularizer=None):
         self.name = name
         self.trainable = trainable
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.non_trainable: set[str] = set()
         self.regularizers: dict[str, regularizers.Regularizer] = {}
-        self.activity_regularizer: regularizers.Regularizer | None = None
+        # Keras lets every layer penalize its output; the model adds it to the loss
+        self.activity_regularizer = regularizers.get(activity_regularizer,
+                                                     key="activity_regularizer")
         self.dtype = np.float32
         self.rng: np.random.Generator | None = None  # the model's dropout stream, set by the model
         self.input_shape = None

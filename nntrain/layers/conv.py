@@ -123,7 +123,7 @@ class _Conv(Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_regularizer=None, bias_regularizer=None,
                  **base):
         super().__init__(**base)
         r = self.rank
@@ -146,7 +146,6 @@ class _Conv(Layer):
         self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
         self.kernel_regularizer = check_regularizer(kernel_regularizer, "kernel_regularizer")
         self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
-        self.activity_regularizer = check_regularizer(activity_regularizer, "activity_regularizer")
 
     def _plan(self, spatial):
         """Output lengths and (left, right) pads per spatial axis; error if an axis is too short."""

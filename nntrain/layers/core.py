@@ -22,14 +22,13 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, **base):
+                 **base):
         super().__init__(**base)
         self.units = validate.positive_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = validate.boolean("use_bias", use_bias)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.activity_regularizer = check_regularizer(activity_regularizer, "activity_regularizer")
         check_initializer(kernel_initializer, "kernel_initializer")
         check_initializer(bias_initializer, "bias_initializer")
         check_regularizer(kernel_regularizer, "kernel_regularizer")

@@ -76,7 +76,7 @@ class Recurrent(Layer):
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, dropout=0.0,
+                 bias_regularizer=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, seed=None, **base):
         super().__init__(**base)
@@ -91,7 +91,6 @@ class Recurrent(Layer):
         self.recurrent_regularizer = check_regularizer(recurrent_regularizer,
                                                        "recurrent_regularizer")
         self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
-        self.activity_regularizer = check_regularizer(activity_regularizer, "activity_regularizer")
         self.dropout = validate.number("dropout", dropout, low=0, high=1, high_open=True)
         self.recurrent_dropout = validate.number("recurrent_dropout", recurrent_dropout,
                                                  low=0, high=1, high_open=True)
