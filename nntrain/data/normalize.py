@@ -76,14 +76,15 @@ class Normalizer:
 
     def apply(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """New arrays of the dtype, normalized; the inputs (possibly memory-mapped) are untouched."""
-        out = [np.array(x, dtype=self.dtype) for x in xs]
         if self.method == "none":
-            return out
-        if len(out) != len(self.shifts):
-            raise ValueError(f"normalizer fitted on {len(self.shifts)} inputs, got {len(out)}")
-        for a, shift, scale in zip(out, self.shifts, self.scales):
-            a -= shift
+            return [np.array(x, dtype=self.dtype) for x in xs]
+        if len(xs) != len(self.shifts):
+            raise ValueError(f"normalizer fitted on {len(self.shifts)} inputs, got {len(xs)}")
+        out = []
+        for x, shift, scale in zip(xs, self.shifts, self.scales):
+            a = np.subtract(x, shift, dtype=self.dtype)   # the cast and the shift in one pass
             a /= scale
+            out.append(a)
         return out
 
     def state(self) -> dict:

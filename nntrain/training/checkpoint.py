@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def record_in_index(directory: str | Path, file: Path, entry: dict, *, is_best: 
     """Add (or replace) the entry for `file` and make it the latest; returns the new index."""
     directory = Path(directory)
     index = read_index(directory)
-    name = _relative(file, directory)
+    name = relative_name(file, directory)
     entries = [e for e in index["checkpoints"] if e["file"] != name]
     entries.append({**entry, "file": name, "written": time.time()})
     entries.sort(key=lambda e: (e.get("global_step", 0), e.get("epoch", 0)))
@@ -142,11 +143,11 @@ def drop_from_index(directory: str | Path, names: list[str]) -> dict:
     return index
 
 
-def _relative(file: Path, directory: Path) -> str:
+def relative_name(file: Path, directory: Path) -> str:
+    """How the index names `file`: relative to the index's directory."""
     try:
         return str(Path(file).resolve().relative_to(directory.resolve()))
     except ValueError:
-        import os
         return os.path.relpath(Path(file).resolve(), directory.resolve())
 
 

@@ -272,9 +272,9 @@ class Trainer:
         index_dir = self.run_dir / "checkpoints"
         best = ckpt.read_index(index_dir).get("best")
         old = cb.written[:-cb.max_to_keep]
-        drop = [p for p in old if ckpt._relative(self.run_dir / p, index_dir) != best]
+        drop = [p for p in old if ckpt.relative_name(self.run_dir / p, index_dir) != best]
         cb.written = [p for p in cb.written if p not in drop]
-        ckpt.drop_from_index(index_dir, [ckpt._relative(self.run_dir / p, index_dir)
+        ckpt.drop_from_index(index_dir, [ckpt.relative_name(self.run_dir / p, index_dir)
                                          for p in drop])
         for p in drop:
             (self.run_dir / p).unlink(missing_ok=True)
