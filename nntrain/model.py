@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nntrain import activations
 from nntrain.layers.base import Layer
 
 
@@ -126,10 +125,18 @@ class Model:
             values[n.layer.name] = y
         return values[self.output]
 
-    def backward(self, dy: np.ndarray, *, from_logits: bool = False) -> list[np.ndarray | None]:
-        """Backpropagate dL/d(output). With `from_logits`, `dy` is already the gradient with
-        respect to the output layer's pre-activation (a loss fused with softmax/sigmoid), so
-        the output layer's activation derivative is skipped."""
+    def fuses_with(self, loss) -> bool:
+        """Whether `loss` has a combined gradient with the output layer's activation (softmax +
+        cross-entropy, sigmoid + binary cross-entropy): then `backward(..., preactivation=True)`
+        takes dL/d(logits) directly."""
+        layer = self.output_layer
+        return layer.activation_last and loss.fuses_with(layer.activation.name)
+
+    def backward(self, dy: np.ndarray, *, preactivation: bool = False
+                 ) -> list[np.ndarray | None]:
+        """Backpropagate dL/d(output). With `preactivation`, `dy` is the gradient with respect
+        to the output layer's pre-activation (a loss fused with its activation; see
+        `fuses_with`)."""
         grads: dict[str, np.ndarray] = {self.output: dy}
         for n in reversed(self.nodes):
             layer = n.layer
@@ -138,8 +145,8 @@ class Model:
                 continue
             if layer.name in self._activity_outputs:
                 g = g + layer.activity_regularizer.gradient(self._activity_outputs[layer.name])
-            if from_logits and layer.name == self.output:
-                dx = _backward_skipping_activation(layer, g)
+            if preactivation and layer.name == self.output:
+                dx = layer.backward_preactivation(g)
             else:
                 dx = layer.backward(g)
             dxs = dx if layer.multi_input else [dx]
@@ -155,13 +162,3 @@ class Model:
                 for i in range(0, n, batch_size)]
         return np.concatenate(outs, axis=0)
 
-
-def _backward_skipping_activation(layer: Layer, dz: np.ndarray):
-    """Run `layer.backward` with its activation treated as linear: `dz` is dL/d(pre-activation).
-    Layers with an activation apply it through ``self.activation.backward`` in backward."""
-    act = layer.activation
-    layer.activation = activations.ACTIVATIONS["linear"]
-    try:
-        return layer.backward(dz)
-    finally:
-        layer.activation = act

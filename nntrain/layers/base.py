@@ -41,9 +41,10 @@ class Layer:
 
     multi_input = False
     # True when `self.activation` is applied last, elementwise, to the layer's output (Dense,
-    # Conv, Activation): only then may a loss be fused with it (recurrent layers apply their
-    # activation inside the recurrence, so they must not set this).
-    output_activation = False
+    # Conv, Activation): such a layer keeps its pre-activation `_z` and output `_y` and
+    # implements `backward_preactivation`, so a loss may be fused with its activation
+    # (recurrent layers apply their activation inside the recurrence, so they must not set it).
+    activation_last = False
     # True for layers whose input is integer ids (Embedding): gradcheck feeds them integers
     # and the data's normalization must leave them alone.
     integer_input = False
@@ -107,6 +108,15 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, dy):
+        """dL/d(input) from dL/d(output); a layer with `activation_last` goes through its
+        activation's derivative and then `backward_preactivation`."""
+        if self.activation_last:
+            return self.backward_preactivation(self.activation.backward(self._z, self._y, dy))
+        raise NotImplementedError
+
+    def backward_preactivation(self, dz):
+        """For `activation_last` layers: backward from dL/d(pre-activation) (a loss fused with
+        the activation hands this over directly)."""
         raise NotImplementedError
 
     # -- describing -------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class _Conv(Layer):
     kernel (*kernel_size, in, filters), bias (filters,): Keras's layout.
     """
 
-    output_activation = True
+    activation_last = True
 
     rank = 1
     paddings = ("valid", "same")
@@ -191,10 +191,10 @@ class _Conv(Layer):
         self._y = self.activation.forward(z)
         return self._y
 
-    def backward(self, dy):
-        """dy : (N, *out, filters) → dx : (N, *spatial, in); grads kernel and bias."""
+    def backward_preactivation(self, dz):
+        """dz : (N, *out, filters) → dx : (N, *spatial, in); grads kernel and bias."""
         cols, x_shape, xp_shape, pads, out = self._cache
-        dz = self.activation.backward(self._z, self._y, dy).reshape(-1, self.filters)
+        dz = dz.reshape(-1, self.filters)
         kernel = self.params["kernel"]
         self.grads["kernel"] = (cols.T @ dz).reshape(kernel.shape)
         if self.use_bias:

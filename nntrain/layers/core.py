@@ -18,7 +18,7 @@ class Dense(Layer):
     x : (batch, ..., in) → y : (batch, ..., units); kernel (in, units), bias (units,).
     """
 
-    output_activation = True
+    activation_last = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -55,8 +55,7 @@ class Dense(Layer):
         self._y = self.activation.forward(z)
         return self._y
 
-    def backward(self, dy):
-        dz = self.activation.backward(self._z, self._y, dy)
+    def backward_preactivation(self, dz):
         n_in = self._x.shape[-1]
         x2 = self._x.reshape(-1, n_in)
         dz2 = dz.reshape(-1, self.units)
@@ -78,19 +77,19 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function; no weights."""
 
-    output_activation = True
+    activation_last = True
 
     def __init__(self, activation, **base):
         super().__init__(**base)
         self.activation = activations.get(activation)
 
     def forward(self, x, training=False):
-        self._x = x
+        self._z = x
         self._y = self.activation.forward(x)
         return self._y
 
-    def backward(self, dy):
-        return self.activation.backward(self._x, self._y, dy)
+    def backward_preactivation(self, dz):
+        return dz
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}

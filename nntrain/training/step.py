@@ -17,9 +17,8 @@ def forward_backward(model: Model, loss, xs: list[np.ndarray], y: np.ndarray,
     gradients). Parameter gradients are then in `model.gradients()`."""
     out = model.forward(xs, training=training)
     value = float(loss(y, out)) + model.regularization_loss()
-    layer = model.output_layer
-    if layer.output_activation and loss.fuses_with(layer.activation.name):
-        dxs = model.backward(loss.fused_gradient(y, out), from_logits=True)
+    if model.fuses_with(loss):
+        dxs = model.backward(loss.fused_gradient(y, out), preactivation=True)
     else:
         dxs = model.backward(loss.gradient(y, out))
     return value, out, dxs
