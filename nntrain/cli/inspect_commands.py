@@ -6,7 +6,7 @@ import click
 
 from nntrain import gradcheck, workspace
 from nntrain.cli import render
-from nntrain.cli.main import cli, stdout_json
+from nntrain.cli.app import cli, stdout_json
 from nntrain.summary import model_summary
 
 

@@ -1,4 +1,4 @@
-"""The `nntrain` command: a thin click group. Each command parses its arguments, calls the
+"""The `nntrain` entry point: runs the click group (nntrain/cli/app.py). Each command parses its arguments, calls the
 library and renders the result; the library never prints.
 
 Errors: an `InputError` prints one ``error: ...`` line and exits 2 (a traceback only with
@@ -7,28 +7,15 @@ Errors: an `InputError` prints one ``error: ...`` line and exits 2 (a traceback 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
 
 import click
-from rich.console import Console
 
+from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli.app import cli
 from nntrain.errors import InputError, TrainingAborted
-
-err_console = Console(stderr=True)
-
-
-def stdout_json(obj) -> None:
-    """The one JSON object a ``--json`` command prints on stdout."""
-    click.echo(json.dumps(obj, indent=2, default=float))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nntrain")
-def cli():
-    """Train Keras-style neural networks from YAML configs with a NumPy engine."""
 
 
 def main(argv=None) -> None:
@@ -58,8 +45,3 @@ def main(argv=None) -> None:
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
     sys.exit(code if isinstance(code, int) else 0)
-
-
-# Commands register themselves on `cli` when their modules are imported.
-from nntrain.cli import inspect_commands  # noqa: E402,F401
-from nntrain.cli import train_commands  # noqa: E402,F401

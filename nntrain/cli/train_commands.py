@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from nntrain import workspace
-from nntrain.cli.main import cli, stdout_json
+from nntrain.cli.app import cli, stdout_json
 from nntrain.cli.render import wide_console
 from nntrain.cli.progress import make_reporter
 from nntrain.errors import InputError
