@@ -1,5 +1,5 @@
-"""The `nntrain` entry point: runs the click group (nntrain/cli/app.py). Each command parses its arguments, calls the
-library and renders the result; the library never prints.
+"""The `nntrain` entry point: runs the click group of nntrain/cli/app.py. Each command parses
+its arguments, calls the library and renders the result; the library never prints.
 
 Errors: an `InputError` prints one ``error: ...`` line and exits 2 (a traceback only with
 ``--debug``); a `TrainingAborted` exits 1.
