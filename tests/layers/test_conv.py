@@ -200,7 +200,7 @@ def test_conv2d_matches_torch_forward_and_backward(k, stride, dilation, padding)
     b = torch.from_numpy(layer.params["bias"]).requires_grad_()
     yt = F.conv2d(F.pad(xt, (*pads[1], *pads[0])), w, b, stride=stride, dilation=dilation)
     yt = yt.permute(0, 2, 3, 1)
-    y = layer.forward(x)
+    y = layer.forward(x, training=True)
     np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
 
     dy = rng.standard_normal(y.shape).astype(np.float32)
