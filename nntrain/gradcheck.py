@@ -130,7 +130,8 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
         return float(loss(y, out)) + model.regularization_loss()
 
     reseed()
-    _, _, input_grads = forward_backward(model, loss, xs, y, training=True)
+    _, _, input_grads = forward_backward(model, loss, xs, y, training=True,
+                                         input_grads=True)
     grads = model.gradients()
 
     rows = []

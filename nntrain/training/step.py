@@ -12,13 +12,16 @@ from nntrain.model import Model
 
 
 def forward_backward(model: Model, loss, xs: list[np.ndarray], y: np.ndarray,
-                     training: bool = True) -> tuple[float, np.ndarray, list]:
+                     training: bool = True, input_grads: bool = False
+                     ) -> tuple[float, np.ndarray, list]:
     """Run forward and backward; returns (loss including regularization, model output, input
-    gradients). Parameter gradients are then in `model.gradients()`."""
+    gradients: None per input unless `input_grads`, which only gradient checks need).
+    Parameter gradients are then in `model.gradients()`."""
     out = model.forward(xs, training=training)
     value = float(loss(y, out)) + model.regularization_loss()
     if model.fuses_with(loss):
-        dxs = model.backward(loss.fused_gradient(y, out), preactivation=True)
+        dxs = model.backward(loss.fused_gradient(y, out), preactivation=True,
+                             input_grads=input_grads)
     else:
-        dxs = model.backward(loss.gradient(y, out))
+        dxs = model.backward(loss.gradient(y, out), input_grads=input_grads)
     return value, out, dxs
