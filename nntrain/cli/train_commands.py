@@ -10,6 +10,7 @@ from rich.table import Table
 
 from nntrain import workspace
 from nntrain.cli.app import cli, stdout_json
+from nntrain.cli.options import threads_option, use_config_threads
 from nntrain.cli.render import wide_console
 from nntrain.cli.progress import make_reporter
 from nntrain.errors import InputError
@@ -71,10 +72,12 @@ def _train(session, reporter) -> int:
 @click.option("--run-dir", default=None, help="Write the run here instead of runs/<name>.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@threads_option
 def fit(config_path, overrides, run_dir, quiet, debug):
     """Train the model a config describes; writes runs/<name>/."""
     config = workspace.open_config(config_path, overrides,
                                    needs=("model", "compile.loss", "data"))
+    use_config_threads(config)
     reporter = make_reporter(quiet)
     session = runs.start_fit(config, run_dir=run_dir, reporter=reporter,
                              config_name=runs.default_run_name(config_path))
@@ -96,6 +99,7 @@ def fit(config_path, overrides, run_dir, quiet, debug):
               help="Accept a weights-only checkpoint and start a fresh optimizer.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@threads_option
 def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet, debug):
     """Continue a run exactly where it stopped."""
     if latest == bool(checkpoint_path):
@@ -105,6 +109,7 @@ def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet, deb
     path = runs.checkpoint_for(directory, "latest", checkpoint_path) if checkpoint_path else None
     session, cp, fresh = runs.start_resume(directory, path, epochs=epochs,
                                            weights_only_ok=weights_only_ok, reporter=reporter)
+    use_config_threads(session.config)
     state = session.trainer.state
     if fresh:
         reporter.message("Weights-only checkpoint: starting a fresh optimizer (not an exact "
@@ -135,9 +140,11 @@ def _open_for_scoring(run_dir, latest, best, checkpoint_path, *, need_data=True)
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@threads_option
 def evaluate(run_dir, latest, best, checkpoint_path, split, as_json):
     """Score a saved model on the test (or val/train) split."""
     directory, path, session, cp = _open_for_scoring(run_dir, latest, best, checkpoint_path)
+    use_config_threads(session.config)
     data = session.trainer.dataset
     part = {"test": data.test, "val": data.val, "train": data.train}[split]
     if part is None:
@@ -171,10 +178,12 @@ def evaluate(run_dir, latest, best, checkpoint_path, split, as_json):
 @click.option("--latest", is_flag=True)
 @click.option("--best", is_flag=True)
 @click.option("--checkpoint", "checkpoint_path", default=None)
+@threads_option
 def predict(run_dir, input_path, output_path, latest, best, checkpoint_path):
     """Predict with a saved model; class probabilities and the predicted class."""
     _, _, session, cp = _open_for_scoring(run_dir, latest, best, checkpoint_path,
                                           need_data=False)
+    use_config_threads(session.config)
     message = predict_file(session.trainer.model, runs.checkpoint_normalizer(cp), input_path,
                            output_path)
     click.echo(message, err=True)
