@@ -9,6 +9,7 @@ checkpoints, gradcheck).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,8 +160,18 @@ class Model:
                 grads[src] = grads[src] + d if src in grads else d
         return [grads.get(name) for name in self.input_names]
 
-    def predict(self, inputs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
-        n = len(inputs[0])
+    def inference_batch_size(self, budget: int = 32 << 20) -> int:
+        """The largest batch (32 to 1024) whose inference pass holds about `budget` bytes of
+        arrays at once (see `Layer.working_set`): big batches amortize the per-call overhead
+        of NumPy, batches that outgrow the caches get slower again."""
+        per_sample = sum(math.prod(s) for s in self.input_shapes.values()) + sum(
+            n.layer.working_set(n.input_shape) for n in self.nodes)
+        batch = budget // max(per_sample * np.dtype(self.dtype).itemsize, 1)
+        return int(min(max(batch // 32 * 32, 32), 1024))
+
+    def predict(self, inputs: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Outputs for every sample, in batches (default: `inference_batch_size`)."""
+        n, batch_size = len(inputs[0]), batch_size or self.inference_batch_size()
         outs = [self.forward([x[i:i + batch_size] for x in inputs], training=False)
                 for i in range(0, n, batch_size)]
         return np.concatenate(outs, axis=0)

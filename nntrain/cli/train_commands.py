@@ -151,7 +151,7 @@ def evaluate(run_dir, latest, best, checkpoint_path, split, as_json):
         raise InputError(f"the run has no {split} split; set data.{split} in the config or "
                          f"choose --split", key=f"data.{'validation' if split == 'val' else split}",
                          file=str(directory / "config.yaml"))
-    results = session.trainer.evaluate(part, batch_size=256)
+    results = session.trainer.evaluate(part)
     out = {**results, "checkpoint": str(path), "split": split, "samples": len(part),
            "epoch": cp.meta.get("epoch")}
     if as_json:

@@ -16,6 +16,7 @@ Layers with several inputs (merges) set ``multi_input = True``; they take and re
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -142,6 +143,11 @@ class Layer:
     def flops(self, input_shape) -> int:
         """Forward floating-point operations per sample (a multiply-add counts as 2)."""
         return 0
+
+    def working_set(self, input_shape) -> int:
+        """Array elements per sample that an inference pass holds at once: the output, plus
+        work arrays (im2col, recurrent projections). Sizes the default inference batch."""
+        return math.prod(self.compute_output_shape(input_shape))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

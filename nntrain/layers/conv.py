@@ -115,6 +115,10 @@ class _Conv(Layer):
         out, _ = self._plan(input_shape[:-1])
         return 2 * math.prod(out) * math.prod(self.kernel_size) * input_shape[-1] * self.filters
 
+    def working_set(self, input_shape):
+        out, _ = self._plan(input_shape[:-1])
+        return math.prod(out) * (math.prod(self.kernel_size) * input_shape[-1] + self.filters)
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),

@@ -194,6 +194,10 @@ class Bidirectional(Wrapper):
         return self.forward_layer.flops(input_shape) + self.backward_layer.flops(input_shape) \
             + merge
 
+    def working_set(self, input_shape):
+        return (self.forward_layer.working_set(input_shape)
+                + self.backward_layer.working_set(input_shape))
+
     def get_config(self):
         return {**super().get_config(), "layer": self.layer_spec, "merge_mode": self.merge_mode}
 
@@ -248,6 +252,9 @@ class TimeDistributed(Wrapper):
 
     def flops(self, input_shape):
         return input_shape[0] * self.layer.flops(tuple(input_shape[1:]))
+
+    def working_set(self, input_shape):
+        return input_shape[0] * self.layer.working_set(tuple(input_shape[1:]))
 
     def get_config(self):
         return {**super().get_config(), "layer": self.layer_spec}

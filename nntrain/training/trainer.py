@@ -214,8 +214,9 @@ class Trainer:
         return {k: v / max(st.seen, 1) for k, v in st.sums.items()}
 
     def evaluate(self, split, batch_size: int | None = None) -> dict:
-        """Loss (with regularization, as Keras) and metrics over a whole split."""
-        bs = batch_size or self.batch_size
+        """Loss (with regularization, as Keras) and metrics over a whole split, in batches of
+        `batch_size` (default: the model's inference batch)."""
+        bs = batch_size or self.model.inference_batch_size()
         total, count = 0.0, 0
         for m in self.metrics:
             m.reset()

@@ -219,3 +219,15 @@ def test_get_config_round_trips():
     assert cfg["padding"] == "causal" and cfg["activation"] == "relu" and not cfg["use_bias"]
     again = Conv1D(**{k: v for k, v in cfg.items()})
     assert again.get_config() == cfg
+
+
+def test_inference_keeps_no_im2col_matrix():
+    layer = built(Conv1D(4, 3, activation="relu"), (9, 2))
+    x = np.random.default_rng(0).standard_normal((3, 9, 2)).astype(np.float32)
+    y = layer.forward(x)
+    assert layer._cache is None
+    with pytest.raises(RuntimeError, match="training=True"):
+        layer.backward(np.ones_like(y))
+    np.testing.assert_array_equal(layer.forward(x, training=True), y)
+    layer.needs_input_grad = False               # a first layer: weight gradients only
+    assert layer.backward(np.ones_like(y)) is None and set(layer.grads) == {"kernel", "bias"}
