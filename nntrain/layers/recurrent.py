@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nntrain import activations, initializers, validate
+from nntrain import activations, initializers, parallel, validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,
                                  register)
@@ -204,9 +204,10 @@ class Recurrent(Layer):
 
     Subclasses set `gates`, `order` (the Keras gate block of each internal block) and `n_sigmoid`
     (how many leading internal blocks go through `recurrent_activation`), and implement
-    `_run(z, hv, c)` (the forward loop over the input projections z (T, G*u, N), writing the
-    states into hv; returns what backward needs) and `_run_back(dh, c)` (the reverse loop;
-    returns the columns (G*u, T*N) of dL/d(input projection) and of dL/d(recurrent projection)).
+    `_run(z, hv, c)` (the forward loop over the input projections z (T, G*u, n) of one shard,
+    writing the states into hv; returns what backward needs, kept in the shard's state `c`) and
+    `_run_back(dh, c)` (the reverse loop; returns dL/d(projections) (T, ·, n), which
+    `_gradient_columns` splits when the input and recurrent projections differ).
     """
 
     gates = 1
@@ -245,7 +246,7 @@ class Recurrent(Layer):
         self.per_gate = self.gates > 1 and self.recurrent_dropout > 0
         self.recurrent_activation = None
         self._cache = None
-        self._buffers: dict[str, np.ndarray] = {}
+        self._shard_buffers: list[dict[str, np.ndarray]] = []
 
     @property
     def _fused(self) -> bool:
@@ -308,7 +309,8 @@ class Recurrent(Layer):
         return s
 
     def _kernels(self) -> _Kernels:
-        w, r = self._internal(self.params["kernel"]), self._internal(self.params["recurrent_kernel"])
+        w = self._internal(self.params["kernel"])
+        r = self._internal(self.params["recurrent_kernel"])
         s = self._scale()
         w_t, r_t = (w.T, r.T) if s is None else ((w * s).T, (r * s).T)
         b, b_rec = self._biases(s) if self.use_bias else (None, None)
@@ -346,11 +348,13 @@ class Recurrent(Layer):
         if self.recurrent_dropout > 0:
             self._rec_mask = self._mask((*lead, n, self.units), self.recurrent_dropout)
 
-    def _buffer(self, name: str, shape, dtype) -> np.ndarray:
-        """A work array kept from one training batch to the next (uninitialized)."""
-        buf = self._buffers.get(name)
+    @staticmethod
+    def _buffer(buffers: dict, name: str, shape, dtype) -> np.ndarray:
+        """A work array kept in `buffers` from one training batch to the next
+        (uninitialized)."""
+        buf = buffers.get(name)
         if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
-            buf = self._buffers[name] = np.empty(shape, dtype=dtype)
+            buf = buffers[name] = np.empty(shape, dtype=dtype)
         return buf
 
     def _view(self, a: np.ndarray) -> np.ndarray:
@@ -376,17 +380,37 @@ class Recurrent(Layer):
         return None if dxs is None else np.ascontiguousarray(dxs.transpose(2, 1, 0))
 
     def forward_steps(self, xs: np.ndarray, training: bool) -> np.ndarray:
-        """Feature-major forward: xs (T, in, N) → the outputs in processing order, a
-        (T, u, N) view with `return_sequences`, else the last (u, N) (views of work buffers:
-        copy them)."""
+        """Feature-major forward: xs (T, in, N) → the outputs in processing order, (T, u, N)
+        with `return_sequences`, else the last (u, N) (may be views of work buffers: copy
+        them). A big batch runs in shards side by side (`nntrain.parallel`); masks are drawn
+        for the whole batch first and every sample's arithmetic is the same either way."""
         steps, n_in, n = xs.shape
         self._make_masks(n, n_in, training)
         k = self._kernels()
-        alloc = self._buffer if training else _empty
-        in_proj = _MaskedProduct(k.w_t, k.w, self._feature_major(self._in_mask),
-                                 self.per_gate, self.units)
-        rec = _MaskedProduct(k.r_t, k.r, self._feature_major(self._rec_mask),
-                             self.per_gate, self.units)
+        in_mask, rec_mask = self._feature_major(self._in_mask), self._feature_major(self._rec_mask)
+        parts = parallel.shards(n)
+        while len(self._shard_buffers) < len(parts):
+            self._shard_buffers.append({})
+        states = [{"buffers": self._shard_buffers[i]} for i in range(len(parts))]
+
+        def shard(i):
+            part = parts[i]
+            return self._forward_shard(xs[:, :, part], k, _samples(in_mask, part),
+                                       _samples(rec_mask, part), training, states[i])
+        ys = parallel.run([lambda i=i: shard(i) for i in range(len(parts))])
+        self._cache = (dict(xs=xs, k=k, in_mask=in_mask, rec_mask=rec_mask, parts=parts,
+                            shards=states) if training else None)
+        return ys[0] if len(ys) == 1 else np.concatenate(ys, axis=-1)
+
+    def _forward_shard(self, xs, k, in_mask, rec_mask, training, c) -> np.ndarray:
+        """One shard's forward: xs (T, in, n); fills the state dict `c` with what its backward
+        needs."""
+        steps, _, n = xs.shape
+        buffers = c["buffers"]
+        alloc = ((lambda name, shape, dtype: self._buffer(buffers, name, shape, dtype))
+                 if training else _empty)
+        in_proj = _MaskedProduct(k.w_t, k.w, in_mask, self.per_gate, self.units)
+        rec = _MaskedProduct(k.r_t, k.r, rec_mask, self.per_gate, self.units)
         z = alloc("z", (steps, self.gates * self.units, n), xs.dtype)
         in_proj.all_steps(xs, z)
         if k.b is not None:
@@ -395,28 +419,38 @@ class Recurrent(Layer):
         h = alloc("h", (rows, self.units, n), xs.dtype)
         hv = self._view(h)
         hv[0] = 0
-        cache = dict(xs=xs, z=z, h=h, k=k, rec=rec, in_proj=in_proj, keep=training,
-                     alloc=alloc)
-        with np.errstate(over="ignore"):
-            cache.update(self._run(z, hv, cache))
-        self._cache = cache if training else None
+        c.update(z=z, h=h, k=k, rec=rec, keep=training, alloc=alloc)
+        with np.errstate(over="ignore"):   # per thread: errstate does not cross threads
+            c.update(self._run(z, hv, c))
         return hv[1:] if self.return_sequences else hv[steps % rows]
 
     def backward_steps(self, dh: np.ndarray) -> np.ndarray | None:
         """Feature-major backward: dh = dL/d(outputs) in processing order, (T, u, N) with
         `return_sequences`, else (u, N) for the last → dL/dxs (in, T, N) in input order (None
-        when not needed); writes the weight gradients."""
+        when not needed); writes the weight gradients. Shards run their reverse loops side by
+        side; the weight gradients are then one product each over the whole batch."""
         c = self.cached(self._cache)
-        dzx, dzh = self._run_back(dh, c)
-        h_prev, _ = self._prev_next(c["h"])
-        self.grads["kernel"] = self._to_keras(c["in_proj"].weight_grad(_columns(c["xs"]), dzx))
-        self.grads["recurrent_kernel"] = self._to_keras(c["rec"].weight_grad(_columns(h_prev),
-                                                                             dzh))
+        parts, states, k = c["parts"], c["shards"], c["k"]
+        ds = parallel.run([lambda i=i: self._run_back(dh[..., parts[i]], states[i])
+                           for i in range(len(parts))])
+        dzx, dzh = self._gradient_columns(_gather_columns(ds, parts))
+        h_prev = _gather_columns([self._prev_next(st["h"])[0] for st in states], parts)
+        in_proj = _MaskedProduct(k.w_t, k.w, c["in_mask"], self.per_gate, self.units)
+        rec = _MaskedProduct(k.r_t, k.r, c["rec_mask"], self.per_gate, self.units)
+        steps = c["xs"].shape[0]
+        self.grads["kernel"] = self._to_keras(in_proj.weight_grad(_columns(c["xs"]), dzx))
+        self.grads["recurrent_kernel"] = self._to_keras(
+            rec.weight_grad(h_prev.reshape(self.units, steps, -1), dzh))
         if self.use_bias:
             self.grads["bias"] = self._bias_grad(dzx, dzh)
         if not self.needs_input_grad:
             return None
-        return c["in_proj"].input_grad(dzx, c["xs"].shape[0])
+        return in_proj.input_grad(dzx, steps)
+
+    def _gradient_columns(self, d):
+        """The columns of dL/d(input projection) and dL/d(recurrent projection), both
+        (G*u, T*N), from those of what `_run_back` returned (the same here)."""
+        return d, d
 
     def _start(self, dh, s: int, out: np.ndarray) -> None:
         """dL/dh of the last processed step into `out` (the reverse loop's first)."""
@@ -428,6 +462,10 @@ class Recurrent(Layer):
         width = self.gates * self.units
         return steps * (2 * (n_in + self.units) * width + 6 * width)
 
+    def working_set(self, input_shape):
+        steps, n_in = input_shape
+        return steps * (n_in + (self.gates + 2) * self.units)
+
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": self.activation.name, "use_bias": self.use_bias,
@@ -435,9 +473,23 @@ class Recurrent(Layer):
                 "return_sequences": self.return_sequences, "go_backwards": self.go_backwards}
 
 
-def _cols(a: np.ndarray) -> np.ndarray:
-    """(T, F, N) → columns (F, T*N)."""
-    return _columns(a).reshape(a.shape[1], -1)
+def _samples(mask, part: slice):
+    """The samples `part` of a feature-major mask, (k, N) or (G, k, N)."""
+    return None if mask is None else mask[..., part]
+
+
+def _gather_columns(arrays, parts) -> np.ndarray:
+    """Shards' (T, F, n_i) arrays → the whole batch's columns (F, T*N), in the order one shard
+    would give (so the products over all steps do not depend on the sharding)."""
+    if len(arrays) == 1:
+        a = arrays[0]
+        return _columns(a).reshape(a.shape[1], -1)
+    steps, features = arrays[0].shape[:2]
+    n = sum(a.shape[2] for a in arrays)
+    out = np.empty((features, steps, n), dtype=arrays[0].dtype)
+    for a, part in zip(arrays, parts):
+        out[:, :, part] = a.transpose(1, 0, 2)
+    return out.reshape(features, -1)
 
 
 @register
@@ -473,8 +525,7 @@ class SimpleRNN(Recurrent):
                 if self.return_sequences:
                     g += dh[s]
             np.multiply(g, deriv[s], out=dzv[s])
-        cols = _cols(dz)
-        return cols, cols
+        return dz
 
 
 @register
@@ -573,8 +624,7 @@ class LSTM(Recurrent):
             np.multiply(q[s].reshape(3, u, n), gc, out=dzs[u:].reshape(3, u, n))
             if s:
                 np.multiply(gc, f[s], out=carry)
-        cols = _cols(dz)
-        return cols, cols
+        return dz
 
     def flops(self, input_shape):
         return super().flops(input_shape) + input_shape[0] * 6 * self.units
@@ -688,8 +738,13 @@ class GRU(Recurrent):
             np.multiply(ds[3 * u:], r[s], out=ds[2 * u:3 * u])
             if s:
                 np.multiply(gh, gate_z[s], out=carry)
-        cols = _cols(d)
-        return np.concatenate([cols[:2 * u], cols[3 * u:]]), cols[:3 * u]
+        return d
+
+    def _gradient_columns(self, d):
+        """`_run_back`'s blocks dz_z, dz_r, dz_ĥ * r, dz_ĥ → the input projection's (z, r, ĥ)
+        and the recurrent projection's (z, r, ĥ * r)."""
+        u = self.units
+        return np.concatenate([d[:2 * u], d[3 * u:]]), d[:3 * u]
 
     def flops(self, input_shape):
         return super().flops(input_shape) + input_shape[0] * 6 * self.units

@@ -135,3 +135,23 @@ def test_time_distributed_wraps_a_recurrent_layer():
     errors = check_layer(layer, (3, 4, 2))
     assert max(errors.values()) < 1e-6, errors
     assert layer.compute_output_shape((3, 4, 2)) == (3, 2)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "mul"])
+def test_bidirectional_shards_run_the_same_arithmetic_as_one_batch(merge_mode, monkeypatch):
+    from nntrain import parallel, threads
+    monkeypatch.setattr(parallel, "SMALLEST_SHARD", 2)
+
+    def run(workers):
+        monkeypatch.setattr(threads, "count", lambda: workers)
+        layer = Bidirectional({"LSTM": {"units": 3, "return_sequences": True, "dropout": 0.2}},
+                              merge_mode=merge_mode)
+        layer.build((5, 2), np.random.default_rng(0))
+        layer.rng = np.random.default_rng(1)
+        x = np.random.default_rng(2).standard_normal((6, 5, 2)).astype(np.float32)
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.random.default_rng(3).standard_normal(y.shape).astype(np.float32))
+        return [y, dx, *layer.grads.values()]
+
+    for a, b in zip(run(1), run(3)):
+        np.testing.assert_array_equal(a, b)
