@@ -7,9 +7,10 @@ such run; docs/benchmarks.md holds them):
                                         [--only NAME] [--json]
 
 Both engines get the same number of threads (PyTorch through torch.set_num_threads, nntrain
-through nntrain.threads: its BLAS pool and its own threads) and train the same models on the same batches in the same order
-(Adam). Each epoch of one engine is followed by the same epoch of the other, and each
-inference pass likewise, so a change in machine load hits both; the best of the runs counts.
+through nntrain.threads: its BLAS pool and its own threads) and train the same models on the
+same batches in the same order (Adam). Each epoch of one engine is followed by the same epoch
+of the other, and each inference pass likewise, so a change in machine load hits both; the
+best of the runs counts.
 
 Models: the seed Conv1D net, an MLP, GRU(64) and LSTM(64) on MNIST-1D (40 steps, 1 channel,
 10 classes), and the seed Conv1D net on HAR shapes (configs/har_conv1d.yaml: 80 steps x 3
@@ -250,7 +251,8 @@ def machine() -> dict:
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     blas = [f"{lib.get('internal_api')} {lib.get('version')} ({lib.get('architecture')})"
