@@ -16,17 +16,19 @@ One step follows ``keras/src/optimizers/base_optimizer.py``:
 Speed: everything stays in the parameters' dtype (float32 in training). Scalars are Python
 floats, which NumPy never lets promote an array; arrays are updated with ``out=`` into slots
 and a few scratch buffers kept per shape, so a step allocates nothing after the first.
-Gradients are read, never modified.
+Gradients are read, never modified. A big model's parameters are updated in groups on the
+engine's threads (`nntrain.parallel`), each parameter with the same arithmetic as alone.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 
 import numpy as np
 
-from nntrain import validate
+from nntrain import parallel, threads, validate
 from nntrain.errors import CheckpointError, ConfigError
 from nntrain.optim.schedules import Schedule, make_learning_rate
 
@@ -45,6 +47,24 @@ def _clip_scale(norm: float, clip: float) -> float:
 
 def _norm(g: np.ndarray) -> float:
     return math.sqrt(float(np.vdot(g, g)))
+
+
+PARALLEL_SIZE = 1 << 17   # parameters; below this, updating on one thread is quicker
+
+
+def _groups(params: Mapping[str, np.ndarray]) -> list[list[str]]:
+    """The parameter keys in groups of about equal size, one per engine thread: each
+    parameter's update is independent of the others and the same arithmetic on any thread."""
+    total = sum(p.size for p in params.values())
+    n = min(threads.count(), len(params))
+    if n < 2 or total < PARALLEL_SIZE:
+        return [list(params)]
+    groups, sizes = [[] for _ in range(n)], [0] * n
+    for k in sorted(params, key=lambda k: -params[k].size):
+        i = sizes.index(min(sizes))
+        groups[i].append(k)
+        sizes[i] += params[k].size
+    return groups
 
 
 class Optimizer:
@@ -75,7 +95,7 @@ class Optimizer:
         self.iterations = 0
         self._state: dict[str, dict[str, np.ndarray]] | None = None  # param key -> slot -> array
         self._from_checkpoint = False  # state loaded and not yet checked against the params
-        self._scratch: dict[tuple, np.ndarray] = {}
+        self._scratch = threading.local()   # per thread: parameters update side by side
 
     # -- what subclasses provide ---------------------------------------------------------------
     def slots(self) -> dict[str, float]:
@@ -135,11 +155,15 @@ class Optimizer:
             scale = _clip_scale(norm, self.global_clipnorm)
         decay = 1.0 - self.weight_decay * lr if self.weight_decay else None
         self.begin_step(t)
-        for k, p in params.items():
-            g = self._clip(grads[k], scale)
-            if decay is not None:
-                np.multiply(p, decay, out=p)
-            self.update(p, g, self._state[k], lr, t)
+
+        def update(keys):
+            for k in keys:
+                p = params[k]
+                g = self._clip(grads[k], scale)
+                if decay is not None:
+                    np.multiply(p, decay, out=p)
+                self.update(p, g, self._state[k], lr, t)
+        parallel.run([lambda keys=keys: update(keys) for keys in _groups(params)])
         self.iterations = t
 
     def _clip(self, g: np.ndarray, scale: float) -> np.ndarray:
@@ -152,11 +176,15 @@ class Optimizer:
         return np.multiply(g, scale, out=self.scratch(g, 0))
 
     def scratch(self, like: np.ndarray, i: int) -> np.ndarray:
-        """Work buffer number `i` shaped like `like` (0 holds the clipped gradient), reused."""
+        """Work buffer number `i` shaped like `like` (0 holds the clipped gradient), reused;
+        one set per thread."""
+        buffers = getattr(self._scratch, "buffers", None)
+        if buffers is None:
+            buffers = self._scratch.buffers = {}
         k = (like.shape, like.dtype, i)
-        buf = self._scratch.get(k)
+        buf = buffers.get(k)
         if buf is None:
-            buf = self._scratch[k] = np.empty_like(like)
+            buf = buffers[k] = np.empty_like(like)
         return buf
 
     def _build(self, params: Mapping[str, np.ndarray]) -> None:
