@@ -24,7 +24,7 @@ def numeric_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -
     return numeric_at(f, x, np.arange(x.size), eps).reshape(x.shape)
 
 
-def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: bool = True,
+def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: bool = False,
                 inputs=None, eps: float = 1e-6) -> dict[str, float]:
     """Build `layer` in float64 and compare every parameter gradient and the input gradient(s)
     with finite differences of ``sum(forward(x) * R)`` for a fixed random R.
@@ -33,9 +33,6 @@ def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: 
     may give the batch explicitly (e.g. integer ids for Embedding, which get no input gradient).
     Returns ``{"input": err, "<param>": err, ...}`` (``input_0``, ``input_1`` for several).
     Random streams (dropout) are re-seeded before every forward pass so masks repeat.
-    `training` is the mode of the checked forward pass; backward needs its cache, so
-    ``training=False`` checks only layers that keep one at inference (BatchNormalization's
-    inference mode, say).
     """
     rng = np.random.default_rng(seed)
     layer.dtype = np.float64
@@ -51,6 +48,7 @@ def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: 
 
     def run():
         layer.rng = np.random.default_rng(seed + 2)
+        layer.backprop = True               # backward follows, in either mode
         return layer.forward(inputs if multi else inputs[0], training=training)
 
     y = run()

@@ -111,7 +111,12 @@ class Model:
         return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     # -- computing --------------------------------------------------------------------------
-    def forward(self, inputs: list[np.ndarray], training: bool = False) -> np.ndarray:
+    def forward(self, inputs: list[np.ndarray], training: bool = False,
+                backprop: bool | None = None) -> np.ndarray:
+        """The output layer's output. `backprop`: whether a backward pass follows (then layers
+        keep what it needs even in inference mode); None: only in training."""
+        for n in self.nodes:
+            n.layer.backprop = backprop
         values = dict(zip(self.input_names, inputs))
         self._activity_loss = 0.0
         self._activity_outputs = {}

@@ -49,3 +49,25 @@ def test_inference_batch_fits_the_budget_and_predict_uses_it():
     assert conv.inference_batch_size(budget=1) == 32
     x = np.random.default_rng(1).standard_normal((70, 12, 2)).astype(np.float32)
     np.testing.assert_allclose(conv.predict([x]), conv.predict([x], batch_size=7), rtol=1e-6)
+
+
+def test_inference_mode_pass_with_a_backward_keeps_its_caches():
+    """forward_backward in inference mode (what LayerStats runs): no dropout draws, and the
+    gradients of that deterministic pass."""
+    model = build_model({"input_shape": [12, 2], "layers": [
+        {"Conv1D": {"filters": 4, "kernel_size": 3, "activation": "relu"}},
+        {"Dropout": {"rate": 0.5}}, {"MaxPooling1D": {"pool_size": 2}},
+        {"LSTM": {"units": 3, "dropout": 0.3, "recurrent_dropout": 0.3}},
+        {"Dense": {"units": 3, "activation": "softmax"}}]}, rng=np.random.default_rng(0))
+    model.set_rng(rng := np.random.default_rng(5))
+    xs = random_batch(model, 4, np.random.default_rng(1))
+    y = np.random.default_rng(2).integers(0, 3, 4)
+    loss = get_loss("sparse_categorical_crossentropy")
+    state = rng.bit_generator.state
+    forward_backward(model, loss, xs, y, training=False)
+    assert rng.bit_generator.state == state
+    first = {k: v.copy() for k, v in model.gradients().items()}
+    model.predict(xs)                         # an inference pass in between keeps nothing
+    forward_backward(model, loss, xs, y, training=False)
+    for k, g in model.gradients().items():
+        np.testing.assert_array_equal(g, first[k])

@@ -6,10 +6,11 @@ dL/d(param) into ``self.grads`` (plain assignment: a layer runs once per step) a
 dL/d(input). Shapes are Keras's: weights live in ``self.params`` under Keras's names and layouts,
 in Keras's order, so a checkpoint's ``weights/<layer>/<param>`` is exactly ``layer.weights``.
 
-``backward`` follows a ``forward(x, training=True)``: inference (``training=False``) does no
-work only backward needs and may keep nothing for it. When the model needs no gradient of a
-layer's input (a first layer, fed by the data), it sets ``needs_input_grad = False`` and
-``backward`` may return None instead of computing dx.
+Inference does no work only backward needs and may keep nothing for it: a layer keeps what
+backward needs when ``self.keeps_cache(training)``, that is in training, or when the network set
+``backprop = True`` (a backward follows an inference-mode pass: gradient checks, LayerStats).
+When the network needs no gradient of a layer's input (a first layer, fed by the data), it sets
+``needs_input_grad = False`` and ``backward`` may return None instead of computing dx.
 
 Layers with several inputs (merges) set ``multi_input = True``; they take and return lists.
 """
@@ -57,6 +58,9 @@ class Layer:
     # Set by the model before backward: False when nothing needs dL/d(input) (a layer fed only
     # by the model's inputs, in training); backward may then skip it and return None.
     needs_input_grad = True
+    # Set by the model before forward: whether a backward pass follows (True), or not (False);
+    # None: only a training pass keeps what backward needs. See `keeps_cache`.
+    backprop: bool | None = None
 
     def __init__(self, name: str | None = None, trainable: bool = True,
                  activity_regularizer=None):
@@ -129,11 +133,15 @@ class Layer:
         the activation hands this over directly)."""
         raise NotImplementedError
 
+    def keeps_cache(self, training: bool) -> bool:
+        """Whether this forward pass keeps what backward needs."""
+        return training if self.backprop is None else self.backprop
+
     def cached(self, value):
         """What forward kept for backward, or a clear error when forward ran for inference."""
         if value is None:
             raise RuntimeError(f"{type(self).__name__} {self.name!r}: backward needs a forward "
-                               "pass with training=True (inference keeps nothing for it)")
+                               "pass that keeps its cache (training=True, or backprop=True)")
         return value
 
     # -- describing -------------------------------------------------------------------------

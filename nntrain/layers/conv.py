@@ -82,7 +82,7 @@ class _Conv(Layer):
 
     def forward(self, x, training=False):
         """x : (N, *spatial, in) → (N, *out, filters). Training keeps the im2col matrix for the
-        kernel gradient; inference keeps nothing."""
+        kernel gradient; inference keeps nothing (unless a backward follows: `keeps_cache`)."""
         out, pads = self._plan(x.shape[1:-1])
         xp = pad_spatial(x, pads)
         cols = windows(xp, out, self.kernel_size, self.strides, self.dilation_rate)
@@ -92,8 +92,9 @@ class _Conv(Layer):
             z += self.params["bias"]
         z = z.reshape(x.shape[0], *out, self.filters)
         y = self.activation.forward(z)
-        self._cache = (cols, x.shape, xp.shape, pads, out) if training else None
-        self._z, self._y = (z, y) if training else (None, None)
+        keep = self.keeps_cache(training)
+        self._cache = (cols, x.shape, xp.shape, pads, out) if keep else None
+        self._z, self._y = (z, y) if keep else (None, None)
         return y
 
     def backward_preactivation(self, dz):

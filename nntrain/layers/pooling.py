@@ -62,7 +62,7 @@ class _Pool(Layer):
         if self.mode == "avg":
             counts = self._window_counts(x.shape[1:-1], out, pads, x.dtype)
             y /= counts
-        self._cache = (xp, x.shape, pads, out, y, counts) if training else None
+        self._cache = (xp, x.shape, pads, out, y, counts) if self.keeps_cache(training) else None
         return y
 
     def _window_counts(self, spatial, out, pads, dtype):

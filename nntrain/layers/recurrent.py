@@ -393,33 +393,35 @@ class Recurrent(Layer):
             self._shard_buffers.append({})
         states = [{"buffers": self._shard_buffers[i]} for i in range(len(parts))]
 
+        keep = self.keeps_cache(training)
+
         def shard(i):
             part = parts[i]
             return self._forward_shard(xs[:, :, part], k, _samples(in_mask, part),
-                                       _samples(rec_mask, part), training, states[i])
+                                       _samples(rec_mask, part), keep, states[i])
         ys = parallel.run([lambda i=i: shard(i) for i in range(len(parts))])
         self._cache = (dict(xs=xs, k=k, in_mask=in_mask, rec_mask=rec_mask, parts=parts,
-                            shards=states) if training else None)
+                            shards=states) if keep else None)
         return ys[0] if len(ys) == 1 else np.concatenate(ys, axis=-1)
 
-    def _forward_shard(self, xs, k, in_mask, rec_mask, training, c) -> np.ndarray:
-        """One shard's forward: xs (T, in, n); fills the state dict `c` with what its backward
-        needs."""
+    def _forward_shard(self, xs, k, in_mask, rec_mask, keep, c) -> np.ndarray:
+        """One shard's forward: xs (T, in, n); with `keep`, fills the state dict `c` with what
+        its backward needs."""
         steps, _, n = xs.shape
         buffers = c["buffers"]
         alloc = ((lambda name, shape, dtype: self._buffer(buffers, name, shape, dtype))
-                 if training else _empty)
+                 if keep else _empty)
         in_proj = _MaskedProduct(k.w_t, k.w, in_mask, self.per_gate, self.units)
         rec = _MaskedProduct(k.r_t, k.r, rec_mask, self.per_gate, self.units)
         z = alloc("z", (steps, self.gates * self.units, n), xs.dtype)
         in_proj.all_steps(xs, z)
         if k.b is not None:
             z += k.b
-        rows = steps + 1 if training or self.return_sequences else 2
+        rows = steps + 1 if keep or self.return_sequences else 2
         h = alloc("h", (rows, self.units, n), xs.dtype)
         hv = self._view(h)
         hv[0] = 0
-        c.update(z=z, h=h, k=k, rec=rec, keep=training, alloc=alloc)
+        c.update(z=z, h=h, k=k, rec=rec, keep=keep, alloc=alloc)
         with np.errstate(over="ignore"):   # per thread: errstate does not cross threads
             c.update(self._run(z, hv, c))
         return hv[1:] if self.return_sequences else hv[steps % rows]

@@ -63,7 +63,7 @@ class Wrapper(Layer):
         for prefix, layer in self._inner():
             for k in layer.params:
                 layer.params[k] = self.params[prefix + k]
-            layer.rng = self.rng
+            layer.rng, layer.backprop = self.rng, self.backprop
 
     def _pull(self, grads: bool = False) -> None:
         for prefix, layer in self._inner():
@@ -147,7 +147,8 @@ class Bidirectional(Wrapper):
         self._pull()
         if self.return_sequences:
             y_b = y_b[::-1]
-        self._outputs = (y_f, y_b) if training and self.merge_mode == "mul" else None
+        keep = self.keeps_cache(training) and self.merge_mode == "mul"
+        self._outputs = (y_f, y_b) if keep else None
         batch_major = (lambda a: a.transpose(2, 0, 1)) if self.return_sequences else np.transpose
         y_f, y_b = batch_major(y_f), batch_major(y_b)
         u = y_f.shape[-1]

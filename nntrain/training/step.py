@@ -17,7 +17,7 @@ def forward_backward(model: Model, loss, xs: list[np.ndarray], y: np.ndarray,
     """Run forward and backward; returns (loss including regularization, model output, input
     gradients: None per input unless `input_grads`, which only gradient checks need).
     Parameter gradients are then in `model.gradients()`."""
-    out = model.forward(xs, training=training)
+    out = model.forward(xs, training=training, backprop=True)
     value = float(loss(y, out)) + model.regularization_loss()
     if model.fuses_with(loss):
         dxs = model.backward(loss.fused_gradient(y, out), preactivation=True,
