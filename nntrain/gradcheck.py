@@ -129,7 +129,7 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
 
     reseed()
     _, _, input_grads = forward_backward(model, loss, xs, y, training=True,
-                                         input_grads=True)
+                                         wrt_inputs=True)
     grads = model.gradients()
 
     rows = []

@@ -139,10 +139,10 @@ class Model:
         return layer.activation_last and loss.fuses_with(layer.activation.name)
 
     def backward(self, dy: np.ndarray, *, preactivation: bool = False,
-                 input_grads: bool = True) -> list[np.ndarray | None]:
+                 wrt_inputs: bool = True) -> list[np.ndarray | None]:
         """Backpropagate dL/d(output). With `preactivation`, `dy` is the gradient with respect
         to the output layer's pre-activation (a loss fused with its activation; see
-        `fuses_with`). Without `input_grads`, layers fed only by the model's inputs skip their
+        `fuses_with`). Without `wrt_inputs`, layers fed only by the model's inputs skip their
         input gradient (training needs none) and the returned list holds None for them."""
         grads: dict[str, np.ndarray] = {self.output: dy}
         for n in reversed(self.nodes):
@@ -150,8 +150,8 @@ class Model:
             g = grads.pop(layer.name, None)
             if g is None:
                 continue
-            layer.needs_input_grad = input_grads or any(src not in self.input_shapes
-                                                        for src in n.inputs)
+            layer.needs_input_grad = wrt_inputs or any(src not in self.input_shapes
+                                                       for src in n.inputs)
             if layer.name in self._activity_outputs:
                 g = g + layer.activity_regularizer.gradient(self._activity_outputs[layer.name])
             if preactivation and layer.name == self.output:

@@ -30,7 +30,7 @@ def test_training_skips_input_gradients_and_gets_the_same_weight_gradients(name)
     rng = np.random.default_rng(1)
     xs, y = random_batch(model, 4, rng), rng.integers(0, 3, 4)
     loss = get_loss("sparse_categorical_crossentropy")
-    _, _, dxs = forward_backward(model, loss, xs, y, input_grads=True)
+    _, _, dxs = forward_backward(model, loss, xs, y, wrt_inputs=True)
     full = {k: v.copy() for k, v in model.gradients().items()}
     _, _, none = forward_backward(model, loss, xs, y)
     assert all(d is not None and d.shape == x.shape for d, x in zip(dxs, xs))

@@ -12,16 +12,16 @@ from nntrain.model import Model
 
 
 def forward_backward(model: Model, loss, xs: list[np.ndarray], y: np.ndarray,
-                     training: bool = True, input_grads: bool = False
+                     training: bool = True, wrt_inputs: bool = False
                      ) -> tuple[float, np.ndarray, list]:
     """Run forward and backward; returns (loss including regularization, model output, input
-    gradients: None per input unless `input_grads`, which only gradient checks need).
+    gradients: None per input unless `wrt_inputs`, which only gradient checks need).
     Parameter gradients are then in `model.gradients()`."""
     out = model.forward(xs, training=training, backprop=True)
     value = float(loss(y, out)) + model.regularization_loss()
     if model.fuses_with(loss):
         dxs = model.backward(loss.fused_gradient(y, out), preactivation=True,
-                             input_grads=input_grads)
+                             wrt_inputs=wrt_inputs)
     else:
-        dxs = model.backward(loss.gradient(y, out), input_grads=input_grads)
+        dxs = model.backward(loss.gradient(y, out), wrt_inputs=wrt_inputs)
     return value, out, dxs
