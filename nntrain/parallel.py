@@ -15,7 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from nntrain import threads
 
-SMALLEST_SHARD = 16    # samples; below this a shard's NumPy calls are all overhead
+# Samples per shard at least. Small shards lose to the GIL (each NumPy call holds it for its
+# set-up) and to the BLAS pool they give up: measured on 2 cores, batches of 32 and 128 ran
+# no faster in shards, so only big (inference) batches are split.
+SMALLEST_SHARD = 128
 _PREFIX = "nntrain-worker"
 
 _pool: ThreadPoolExecutor | None = None

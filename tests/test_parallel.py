@@ -8,6 +8,7 @@ from nntrain import parallel, threads
 
 def test_shards_split_a_batch_into_contiguous_parts(monkeypatch):
     monkeypatch.setattr(threads, "count", lambda: 3)
+    monkeypatch.setattr(parallel, "SMALLEST_SHARD", 16)
     assert parallel.shards(50) == [slice(0, 17), slice(17, 33), slice(33, 50)]
     assert parallel.shards(40) == [slice(0, 20), slice(20, 40)]    # at least 16 samples each
     assert parallel.shards(31) == [slice(None)]
