@@ -142,7 +142,7 @@ class Model:
         if run_dir is None:
             trainer.fit(epochs)
         else:
-            run = self._new_run(config, dataset, x, callbacks, run_dir, validation_data, trainer)
+            run = self._new_run(config, dataset, x, callbacks, run_dir, trainer)
             self.run = run
             final = launch.train(TrainingRun(config, trainer, epochs))
             trainer.say(launch.files_message(trainer, final))
@@ -169,7 +169,7 @@ class Model:
             dataset.normalizer = self.normalizer
         return dataset
 
-    def _new_run(self, config, dataset, x, callbacks, run_dir, validation_data, trainer):
+    def _new_run(self, config, dataset, x, callbacks, run_dir, trainer):
         """Create the run directory (after everything was checked) and write its config.yaml
         (and data.npz for arrays) so `nntrain resume` can continue it."""
         data = launch.resolved_config(config.data)
@@ -181,9 +181,13 @@ class Model:
         if base.resolve() != run.path.resolve():
             trainer.say(f"{base} already holds a run; writing {run} instead")
         if x is not None:
-            data["data"] = _save_arrays(run, dataset, validation_data is not None,
+            data["data"] = _save_arrays(run, dataset,
                                         (data.get("data") or {}).get("normalize", "none"),
                                         self.network.input_names)
+            # train on the file as `nntrain resume` will read it (memory-mapped data is read
+            # in sorted batches), with the statistics already fitted
+            saved = config_dataset(Config(data), self.network, self.loss)
+            trainer.dataset.train, trainer.dataset.val = saved.train, saved.val
         trainer.set_run(run)
         launch.write_config(run, data)
         trainer.say(f"Run directory: {run} ({dataset.describe()})")
@@ -319,8 +323,7 @@ def _progress(verbose):
     return [] if not verbose else [make_progress(quiet=False)]
 
 
-def _save_arrays(run: RunDir, dataset: Dataset, has_val: bool, normalize: str,
-                 input_names: list[str]) -> dict:
+def _save_arrays(run: RunDir, dataset: Dataset, normalize: str, input_names: list[str]) -> dict:
     """Keep the arrays a run trains on in its directory (uncompressed: memory-mapped when
     read back) and return the data section that names them."""
     arrays, keys = {}, {}
