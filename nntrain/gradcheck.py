@@ -102,9 +102,10 @@ def random_targets(model, loss, batch: int, rng: np.random.Generator) -> np.ndar
 
 
 def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int = 30,
-                eps: float = 1e-6) -> list[dict]:
+                eps: float = 1e-6, sample_weight=None) -> list[dict]:
     """Compare backprop with central differences for every trainable tensor and every float
-    input of `model` (cast to float64 here), using the training step's own code path.
+    input of `model` (cast to float64 here), using the training step's own code path — with
+    the loss weighted by `sample_weight` (one per sample of the batch) when given.
 
     Tensors larger than `max_entries` are checked on that many randomly chosen entries (a full
     check of a 500k-parameter model would take two forward passes per weight). Returns rows
@@ -124,10 +125,11 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
     def value() -> float:
         reseed()
         out = model.forward(xs, training=True)
-        return float(loss(y, out)) + model.regularization_loss()
+        return float(loss(y, out, sample_weight)) + model.regularization_loss()
 
     reseed()
-    _, _, input_grads = forward_backward(model, loss, xs, y, training=True)
+    _, _, input_grads = forward_backward(model, loss, xs, y, training=True,
+                                         sample_weight=sample_weight)
     grads = model.gradients()
 
     rows = []

@@ -109,3 +109,21 @@ def checkpoints_table(index: dict, title: str) -> Table:
         table.add_row(e["file"], epoch, str(e.get("global_step", "")), *values, size,
                       ", ".join(marks))
     return table
+
+
+def confusion_table(matrix) -> Table:
+    """`evaluate --confusion`: rows are true classes, columns predicted ones; the diagonal (the
+    correct predictions) in bold, each row's recall at its end."""
+    k = len(matrix)
+    table = Table(title="Confusion matrix (rows: true class, columns: predicted class)",
+                  title_justify="left")
+    table.add_column("true \\ pred", justify="right")
+    for j in range(k):
+        table.add_column(str(j), justify="right")
+    table.add_column("recall", justify="right")
+    for i, row in enumerate(matrix):
+        total = int(sum(row))
+        cells = [f"[bold]{int(v)}[/]" if i == j else str(int(v)) for j, v in enumerate(row)]
+        recall = f"{row[i] / total:.3f}" if total else "-"
+        table.add_row(str(i), *cells, recall)
+    return table

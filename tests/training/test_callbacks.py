@@ -600,9 +600,9 @@ def test_fit_terminate_on_nan_exits_1_and_writes_no_checkpoint_of_nan_weights(
     calls = []
     real = trainer_module.forward_backward
 
-    def poisoned(model, loss, xs, y, training=True):
+    def poisoned(model, loss, xs, y, training=True, **kwargs):
         calls.append(1)
-        value, out, dxs = real(model, loss, xs, y, training)
+        value, out, dxs = real(model, loss, xs, y, training, **kwargs)
         if len(calls) >= 7:
             for g in model.gradients().values():
                 g[...] = np.nan
