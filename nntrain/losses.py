@@ -160,6 +160,8 @@ class _Elementwise(Loss):
 
 
 class MeanSquaredError(_Elementwise):
+    """Mean of ``(y_pred - y_true)²`` over the last axis."""
+
     name = "mean_squared_error"
 
     def _loss(self, t, p):
@@ -170,6 +172,8 @@ class MeanSquaredError(_Elementwise):
 
 
 class MeanAbsoluteError(_Elementwise):
+    """Mean of ``|y_pred - y_true|`` over the last axis."""
+
     name = "mean_absolute_error"
 
     def _loss(self, t, p):

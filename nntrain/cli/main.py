@@ -13,7 +13,7 @@ import traceback
 
 import click
 
-from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import inspect_commands, reference_commands, train_commands  # noqa: F401
 from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted
 

@@ -127,3 +127,23 @@ def confusion_table(matrix) -> Table:
         recall = f"{row[i] / total:.3f}" if total else "-"
         table.add_row(str(i), *cells, recall)
     return table
+
+
+def print_explanation(console: Console, d) -> None:
+    """`explain`: one registry entry (a nntrain.reference.Description) — kind and name, its
+    meaning, where it goes, its arguments with defaults, an example line."""
+    from nntrain.reference import flow
+    console.print(f"[bold]{d.name}[/] ({d.kind.noun})"
+                  + (f" — also {', '.join(d.aliases)}" if d.aliases else ""), soft_wrap=True)
+    console.print(d.summary or "(no description)", soft_wrap=True)
+    console.print(f"Where: {d.kind.where}.", soft_wrap=True, markup=False)
+    if d.own_arguments:
+        table = Table(show_edge=False)
+        table.add_column("argument")
+        table.add_column("default")
+        for a in d.own_arguments:
+            table.add_row(a.name, "required" if a.required else flow(a.default))
+        console.print(table)
+    else:
+        console.print("No arguments.")
+    console.print(f"Example: {d.example}", soft_wrap=True, markup=False, highlight=False)

@@ -11,9 +11,10 @@ from nntrain.layers.base import Layer, check_initializer, check_regularizer, reg
 
 @register
 class Embedding(Layer):
-    """ids : (batch, ...) integers in [0, input_dim) → (batch, ..., output_dim).
+    """A learned vector of `output_dim` numbers for each integer id in [0, input_dim).
 
-    The ids get no gradient; backward scatters dy into the rows they picked.
+    ids : (batch, ...) integers → (batch, ..., output_dim). The ids get no gradient; backward
+    scatters dy into the rows they picked.
     """
 
     integer_input = True
