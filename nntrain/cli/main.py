@@ -13,7 +13,8 @@ import traceback
 
 import click
 
-from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import (experiment_commands, inspect_commands,  # noqa: F401  (register)
+                         train_commands)
 from nntrain.cli.app import cli
 from nntrain.errors import InputError, TrainingAborted
 

@@ -3,6 +3,8 @@ metrics and learning rate), plain lines otherwise, nothing with --quiet."""
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
@@ -83,6 +85,9 @@ class QuietReporter(PlainReporter):
 
 
 def make_reporter(quiet: bool):
+    if os.environ.get("NNTRAIN_PROGRESS") == "jsonl":   # a sweep's worker: see progress_jsonl.py
+        from nntrain.cli.progress_jsonl import JsonlReporter
+        return JsonlReporter()
     console = Console(highlight=False)
     if quiet:
         return QuietReporter(console)

@@ -76,6 +76,9 @@ def fit(config_path, overrides, run_dir, quiet, debug):
     config = workspace.open_config(config_path, overrides,
                                    needs=("model", "compile.loss", "data"))
     reporter = make_reporter(quiet)
+    if "sweep" in config.data:
+        reporter.message(f"Note: {config_path} has a sweep: section; fit trains the config once, "
+                         f"as it is. To run the sweep: nntrain sweep {config_path}")
     session = runs.start_fit(config, run_dir=run_dir, reporter=reporter,
                              config_name=runs.default_run_name(config_path))
     directory = session.trainer.run_dir

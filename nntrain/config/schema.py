@@ -10,13 +10,15 @@ from nntrain import validate
 from nntrain.errors import ConfigError, unknown
 
 SECTION_KEYS = {
-    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit"},
+    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit", "sweep"},
     "model": {"input_shape", "inputs", "outputs", "layers", "weights"},
     "compile": {"optimizer", "loss", "metrics"},
     "fit": {"epochs", "batch_size", "shuffle", "callbacks"},
     "data": {"path", "x", "y", "test", "validation_split", "validation", "normalize"},
     "data.test": {"path", "x", "y"},
     "data.validation": {"path", "x", "y"},
+    # `nntrain sweep`: its keys mean what the command's options do (nntrain/experiments/)
+    "sweep": {"name", "grid", "random", "seed", "workers"},
 }
 
 DEFAULTS = {"fit": {"epochs": 1, "batch_size": 32, "shuffle": True, "callbacks": []}}
