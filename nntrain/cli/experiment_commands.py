@@ -55,8 +55,8 @@ def plot(run_dirs, metrics, output, log_y):
     if not curves:
         raise CheckpointError("no run has a finished epoch to plot yet (history.csv)",
                               file=str(directories[0]))
-    sweep_names = {d.parent.name for d in directories if catalog.read_manifest(d.parent)}
-    title = next(iter(sweep_names)) if len(sweep_names) == 1 else ""
+    sweeps_of = {d.parent.name if catalog.read_manifest(d.parent) else None for d in directories}
+    title = next(iter(sweeps_of)) or "" if len(sweeps_of) == 1 else ""   # all of one sweep
     if output:
         fig = plot_view.figure(curves, metrics, log_y=log_y, title=title)
         try:

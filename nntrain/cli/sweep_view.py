@@ -24,6 +24,7 @@ class SweepDisplay:
         self.tasks: dict[str, int] = {}
         self.shape: dict[str, tuple[int, int]] = {}       # run id → (epochs, batches)
         self.epoch: dict[str, int] = {}                   # run id → epoch in progress
+        self.val: dict[str, dict] = {}                    # run id → last validation logs
         self.counts = {"finished": 0, "failed": 0, "interrupted": 0}
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
@@ -74,12 +75,13 @@ class SweepDisplay:
                                  epoch=f"epoch {event['epoch'] + 1}/{epochs}")
         elif kind == "batch" and run_id in self.shape:
             batches = self.shape[run_id][1]
+            logs = {**_floats(event.get("logs", {})), **self.val.get(run_id, {})}
             self.progress.update(task, completed=self.epoch.get(run_id, 0) * batches
-                                 + event["batch"],
-                                 logs=format_logs(_floats(event.get("logs", {})),
-                                                  event.get("lr")))
+                                 + event["batch"], logs=format_logs(logs, event.get("lr")))
         elif kind == "epoch_end":
-            self.progress.update(task, logs=format_logs(_floats(event.get("logs", {}))))
+            logs = _floats(event.get("logs", {}))
+            self.val[run_id] = {k: v for k, v in logs.items() if k.startswith("val_")}
+            self.progress.update(task, logs=format_logs(logs, logs.get("lr")))
 
     def run_end(self, run_id: str, outcome) -> None:
         task = self.tasks.pop(run_id, None)

@@ -55,7 +55,7 @@ def run_local(specs: list[dict], workers: int, observer, threads: int = 1
 
     stopper = Stopper(forward)
     with stopper.installed():
-        while pending or active:
+        while active or (pending and not stopper.signals):
             while pending and len(active) < workers and not stopper.signals:
                 spec = pending.popleft()
                 observer.run_begin(spec["id"])

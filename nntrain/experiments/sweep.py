@@ -128,8 +128,8 @@ def plan(config_path: str, grid_options=(), *, random: int | None = None,
     seed = _setting(config, section, "seed", seed, validate.non_negative_int)
     workers = _setting(config, section, "workers", None, validate.positive_int)
     if seed is not None and random is None:
-        raise ConfigError("--seed (sweep.seed) chooses the random draws; give --random N too",
-                          file="--seed")
+        raise ConfigError("--seed (or sweep.seed) chooses the random draws; give --random N "
+                          "(or sweep.random) too")
     points = space.draw_random(dims, random, seed or 0) if random else space.expand_grid(dims)
 
     base_data = {k: v for k, v in config.data.items() if k != SECTION}
@@ -161,10 +161,10 @@ def _check_run(config: Config, base: dict, dims, point: space.Point, several: bo
             validate_config(cfg.data, needs=NEEDS)
             runs.assemble(cfg, Path("."))
     except InputError as e:
-        if e.file == "--set":
+        if e.file == "--set":          # the run's own value: name the option or line set it
             dim = _dimension_of(e.key, cfg.data, dims)
             e.file, e.line = dim.file, dim.line
-        if several:
+        elif several:                  # the base config with this run's values
             e.message += f" (in sweep run {point.id})"
         raise
     return sets
