@@ -155,8 +155,8 @@ def sweep(config_path, grids, random_n, seed, workers, ray_address, cpus_per_run
         from nntrain.experiments import ray_backend
         connected = ray_backend.connect(ray_address)       # a bad address fails here, first
     try:
-        sweeps.prepare(plan)
-        outcomes, signals = _execute(plan, console, workers, ray_address, cpus_per_run)
+        with sweeps.session(plan):
+            outcomes, signals = _execute(plan, console, workers, ray_address, cpus_per_run)
     finally:
         if connected:
             ray_backend.disconnect()

@@ -94,6 +94,8 @@ def figure(curves, metrics=(), *, log_y: bool = False, title: str = ""):
         ax.grid(True, alpha=0.3)
         if (lines[0][1] == "lr" and _wide_range(curves, "lr")) or (log_y and name != "lr"):
             ax.set_yscale("log")
+        if lines[0][1] == "lr":
+            _constant_rate_ticks(ax, curves)
         ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in list(axes.flat)[len(spec):]:
         ax.set_visible(False)
@@ -110,6 +112,18 @@ def figure(curves, metrics=(), *, log_y: bool = False, title: str = ""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _constant_rate_ticks(ax, curves) -> None:
+    """Runs with constant rates: tick exactly those rates (not an offset scale around one)."""
+    rates = {v for _, rows in curves for v in _series(rows, "lr")[1]}
+    each_constant = all(len(set(_series(rows, "lr")[1])) <= 1 for _, rows in curves)
+    if rates and each_constant and len(rates) <= 6:
+        ax.set_yticks(sorted(rates), [f"{v:g}" for v in sorted(rates)])
+        ax.minorticks_off()
+        low, high = min(rates), max(rates)
+        if low == high:
+            ax.set_ylim(low * 0.5, low * 1.5)
 
 
 def save_png(fig, path: str) -> None:

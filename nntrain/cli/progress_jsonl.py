@@ -26,7 +26,7 @@ class JsonlReporter:
     def __init__(self, stream=None, interval: float = INTERVAL):
         self.stream = stream or sys.stdout
         self.interval = interval
-        self.last = 0.0
+        self.last = -math.inf      # the first batch is always sent
         self.n_batches = 0
 
     def _emit(self, event: str, **fields) -> None:

@@ -13,9 +13,12 @@ section, absolute data paths) and ``sweep.json`` (the grid and each run's values
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 import shutil
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from nntrain import validate
 from nntrain.config import Config, apply_override, load_config, validate_config
 from nntrain.errors import CheckpointError, ConfigError, InputError
 from nntrain.experiments import catalog, compare, space
-from nntrain.experiments.status import has_checkpoint, run_status
+from nntrain.experiments.status import LOCK_FILE, has_checkpoint, run_status
 from nntrain.training import run as runs
 from nntrain.training.files import atomic_write_text
 from nntrain.workspace import located
@@ -193,18 +196,38 @@ def first_monitor(config: dict) -> catalog.Monitor:
 
 
 # -- the run directories --------------------------------------------------------------------
-def prepare(sweep: Sweep) -> None:
-    """Decide each run's action from its directory, refuse directories of another config,
-    then write base.yaml and sweep.json (only after every check passed)."""
+@contextmanager
+def session(sweep: Sweep):
+    """Hold the sweep directory's lock while the sweep runs (a second `nntrain sweep` of the
+    same sweep is refused, not run on top of the first) and prepare it inside."""
     if catalog.is_run(sweep.root):
         raise CheckpointError("holds a run, not a sweep; give the sweep another name (--name)",
                               file=str(sweep.root))
+    sweep.root.mkdir(parents=True, exist_ok=True)
+    with open(sweep.root / LOCK_FILE, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise CheckpointError(f"another `nntrain sweep` is running this sweep ({holder}); "
+                                  f"wait for it or stop it", file=str(sweep.root)) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(json.dumps({"pid": os.getpid(), "started": time.time()}))
+        lock.flush()
+        prepare(sweep)
+        yield sweep
+
+
+def prepare(sweep: Sweep) -> None:
+    """Decide each run's action from its directory, refuse directories of another config,
+    then write base.yaml and sweep.json (only after every check passed)."""
     for run in sweep.runs:
         run.action = _action(sweep, run)
     for run in sweep.runs:
         if run.action == "restart":
             shutil.rmtree(run.directory)
-    sweep.root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(sweep.base_file, yaml.safe_dump(sweep.base, sort_keys=False,
                                                        default_flow_style=None))
     atomic_write_text(sweep.root / catalog.MANIFEST, json.dumps(_manifest(sweep), indent=2))
