@@ -10,13 +10,13 @@ import click
 from rich.console import Console
 
 from nntrain.cli import plot_view, runs_view
-from nntrain.cli.app import cli, stdout_json
+from nntrain.cli.app import CONFIG, FILE, RUN_DIR, cli, debug_option, stdout_json
 from nntrain.cli.render import wide_console
 from nntrain.cli.sweep_view import SweepDisplay
 from nntrain.errors import CheckpointError, InputError
 from nntrain.experiments import catalog, compare
 from nntrain.experiments import sweep as sweeps
-from nntrain.training import run as runs
+from nntrain.training.run_dir import RUNS_ROOT, latest_run
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -39,16 +39,17 @@ def _curves(directories: list[Path]) -> tuple[list, list[Path]]:
 
 
 @cli.command()
-@click.argument("run_dirs", nargs=-1, metavar="RUN_DIR...")
+@click.argument("run_dirs", nargs=-1, metavar="RUN_DIR...", type=RUN_DIR)
 @click.option("--metric", "metrics", multiple=True, metavar="NAME",
               help="A quantity to draw (repeatable): loss, accuracy, val_accuracy, lr, ...")
-@click.option("--output", default=None, metavar="FILE.png",
+@click.option("--output", default=None, metavar="FILE.png", type=FILE,
               help="Write a PNG (matplotlib) instead of drawing in the terminal.")
 @click.option("--log-y", is_flag=True, help="Logarithmic y axis.")
+@debug_option
 def plot(run_dirs, metrics, output, log_y):
     """Learning curves of runs (a sweep directory means all its runs): loss and each metric,
     training solid and validation dashed, the learning rate on its own panel."""
-    directories = catalog.resolve_runs(list(run_dirs)) if run_dirs else [runs.latest_run()]
+    directories = catalog.resolve_runs(list(run_dirs)) if run_dirs else [latest_run().path]
     curves, empty = _curves(directories)
     for d in empty:
         click.echo(f"{d}: no finished epoch yet; left out", err=True)
@@ -86,16 +87,17 @@ def _run_argument(text: str, directory: Path) -> Path:
 
 
 @cli.command(name="runs")
-@click.argument("directory", required=False, metavar="[DIR]")
+@click.argument("directory", required=False, metavar="[DIR]", type=RUN_DIR)
 @click.option("--sort", "sort_key", default=None, metavar="KEY",
               help="path, status, epochs, time, a monitored metric (best first) or a key.")
 @click.option("--diff", nargs=2, default=None, metavar="RUN_A RUN_B",
               help="Two runs' configs side by side, changed keys only.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@debug_option
 def runs_command(directory, sort_key, diff, as_json):
     """The runs under ./runs (or DIR), found recursively: status, epochs, best values, time and
     the config keys in which they differ."""
-    root = Path(directory or runs.RUNS_ROOT)
+    root = Path(directory or RUNS_ROOT)
     if directory and not root.is_dir():
         raise CheckpointError("no such directory", file=directory)
     if diff:
@@ -122,7 +124,7 @@ def runs_command(directory, sort_key, diff, as_json):
 
 # -- sweep ----------------------------------------------------------------------------------
 @cli.command()
-@click.argument("config_path", metavar="CONFIG")
+@click.argument("config_path", metavar="CONFIG", type=CONFIG)
 @click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2,...",
               help="A swept key and its values (repeatable); KEY=loguniform(a,b), "
                    "uniform(a,b) or choice(...) with --random.")
@@ -138,6 +140,7 @@ def runs_command(directory, sort_key, diff, as_json):
               show_default=True, help="CPUs Ray reserves for each run.")
 @click.option("--name", default=None, help="The sweep's directory: runs/NAME.")
 @click.option("--dry-run", is_flag=True, help="Show the runs and what would happen; run none.")
+@debug_option
 def sweep(config_path, grids, random_n, seed, workers, ray_address, cpus_per_run, name,
           dry_run):
     """Train a family of runs: the grid (or N random draws) of --grid values or the config's
@@ -192,10 +195,6 @@ def _execute(plan, console, workers, ray_address, cpus_per_run):
 def _report(plan, outcomes, signals) -> int:
     ids = {r.id for r in plan.runs}
     infos = [i for i in catalog.list_runs(plan.root) if i.path in ids]
-    for info in infos:                       # what this sweep saw, for runs without status.json
-        outcome = outcomes.get(info.path)
-        if outcome is not None and outcome.status == "failed":
-            info.status = "failed"
     shown = compare.table_columns(infos)
     monitor = plan.monitor.name if plan.monitor else None
     key = monitor if monitor and any(monitor in i.best for i in infos) else None

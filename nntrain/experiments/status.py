@@ -1,16 +1,15 @@
-"""Whether a run is finished, interrupted, failed or running — read from its directory alone.
+"""Whether a run is finished, interrupted, failed or running.
 
-fit and resume write ``status.json`` (``{"status", "pid", "started", "ended", "message"}``) and
-hold an exclusive ``flock`` on ``.lock`` while training, so a run whose status says running but
-whose lock is free was killed: it is interrupted. A run written before status.json existed is
-judged by its checkpoints: ``final`` in the index, or its epochs against ``fit.epochs``, or an
-EarlyStopping that stopped it, mean finished; anything else is interrupted.
+fit and resume keep ``status.json`` current and hold the run's ``.lock`` while training; their
+reading side is `nntrain.training.run_dir.run_status`. What this module adds is the judgement
+of runs written before status.json existed, from their checkpoints: ``final`` in the index,
+the newest checkpoint at the end of ``fit.epochs``, or an EarlyStopping that stopped the run,
+mean finished; anything else is interrupted (a process still training such a run cannot be
+told apart).
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 from pathlib import Path
 
@@ -19,59 +18,31 @@ import yaml
 
 from nntrain.errors import CheckpointError
 from nntrain.training import checkpoint as ckpt
+from nntrain.training import run_dir
 
-STATUS_FILE = "status.json"
-LOCK_FILE = ".lock"
-CHECKPOINTS = "checkpoints"
-STATUSES = ("finished", "interrupted", "failed", "running")
-
-
-def lock_held(path: Path) -> bool:
-    """Whether some process holds a flock on `path` (probed with a shared, non-blocking lock,
-    released at once)."""
-    try:
-        fd = open(path, "rb")
-    except OSError:
-        return False
-    with fd:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as e:
-            return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    return False
-
-
-def read_status_file(run: Path) -> dict | None:
-    """The run's status.json, or None when it is missing or unreadable."""
-    try:
-        data = json.loads((run / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("status") in STATUSES else None
+STATUSES = run_dir.STATUSES
 
 
 def run_status(path: str | Path) -> str:
     """finished, interrupted, failed or running."""
-    run = Path(path)
-    if lock_held(run / LOCK_FILE):
-        return "running"
-    recorded = read_status_file(run)
-    if recorded is not None:
-        return "interrupted" if recorded["status"] == "running" else recorded["status"]
-    return inferred_status(run)
+    run = run_dir.RunDir(path)
+    if run_dir.read_status(run) is None:
+        if run_dir.lock_holder(run) is not None:
+            return "running"
+        return inferred_status(run)
+    return run_dir.run_status(run)
 
 
-def inferred_status(run: Path) -> str:
-    """For runs without status.json: finished if fit ended (index ``final``), reached
-    ``fit.epochs`` or was stopped by EarlyStopping, else interrupted."""
+def inferred_status(run: run_dir.RunDir) -> str:
+    """For runs without status.json: finished if fit ended (index ``final``), the newest
+    checkpoint closes epoch ``fit.epochs``, or EarlyStopping stopped it; else interrupted."""
     try:
-        index = ckpt.read_index(run / CHECKPOINTS)
+        index = ckpt.read_index(run.checkpoints)
     except CheckpointError:
         return "interrupted"
     if index.get("final"):
         return "finished"
-    meta = latest_meta(run, index)
+    meta = latest_meta(run)
     if meta is None:
         return "interrupted"
     if meta.get("batch", 0) == 0 and meta.get("epoch", 0) >= planned_epochs(run):
@@ -82,29 +53,28 @@ def inferred_status(run: Path) -> str:
     return "interrupted"
 
 
-def latest_meta(run: Path, index: dict | None = None) -> dict | None:
+def latest_meta(run: run_dir.RunDir) -> dict | None:
     """The meta record of the run's newest checkpoint (only that member is read)."""
     try:
-        path = ckpt.resolve_checkpoint(run / CHECKPOINTS, "latest")
+        path = ckpt.resolve_checkpoint(run.checkpoints, "latest")
         with np.load(path, allow_pickle=False) as z:
             return json.loads(str(z["meta"]))
     except (CheckpointError, OSError, ValueError, KeyError):
         return None
 
 
-def planned_epochs(run: Path) -> int:
+def planned_epochs(run: run_dir.RunDir) -> int:
     """``fit.epochs`` of the run's config.yaml (Keras's default 1)."""
     try:
-        config = yaml.safe_load((run / "config.yaml").read_text()) or {}
-        epochs = (config.get("fit") or {}).get("epochs", 1)
-        return int(epochs)
+        config = yaml.safe_load(run.config.read_text()) or {}
+        return int((config.get("fit") or {}).get("epochs", 1))
     except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError):
         return 1
 
 
-def has_checkpoint(run: Path) -> bool:
+def has_checkpoint(path: str | Path) -> bool:
     try:
-        ckpt.resolve_checkpoint(run / CHECKPOINTS, "latest")
+        ckpt.resolve_checkpoint(run_dir.RunDir(path).checkpoints, "latest")
         return True
     except CheckpointError:
         return False

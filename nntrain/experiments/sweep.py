@@ -28,10 +28,12 @@ from nntrain import validate
 from nntrain.config import Config, apply_override, load_config, validate_config
 from nntrain.errors import CheckpointError, ConfigError, InputError
 from nntrain.experiments import catalog, compare, space
-from nntrain.experiments.status import LOCK_FILE, has_checkpoint, run_status
-from nntrain.training import run as runs
-from nntrain.training.files import atomic_write_text
-from nntrain.workspace import located
+from nntrain.experiments.status import has_checkpoint, run_status
+from nntrain.from_config import located
+from nntrain.training.assembly import assemble
+from nntrain.training.atomic_files import atomic_write_text
+from nntrain.training.launch import resolved_config
+from nntrain.training.run_dir import RUNS_ROOT, RunDir
 
 SECTION = "sweep"
 NEEDS = ("model", "compile.loss", "data")
@@ -103,7 +105,7 @@ def _setting(config: Config, section: dict, key: str, given, check):
 
 def _name(config: Config, section: dict, given: str | None) -> str:
     name = given or section.get("name") or config.data.get("name") \
-        or runs.default_run_name(config.file)
+        or Path(config.file).stem
     if not isinstance(name, str) or not name.strip() or "/" in name or name in (".", ".."):
         where = "--name" if given else config.file
         raise ConfigError(f"expected a sweep name without '/', received {name!r}",
@@ -136,7 +138,7 @@ def plan(config_path: str, grid_options=(), *, random: int | None = None,
     points = space.draw_random(dims, random, seed or 0) if random else space.expand_grid(dims)
 
     base_data = {k: v for k, v in config.data.items() if k != SECTION}
-    root = Path(base_data.get("run_dir") or Path(runs.RUNS_ROOT) / _name(config, section, name))
+    root = Path(base_data.get("run_dir") or Path(RUNS_ROOT) / _name(config, section, name))
     base_data.pop("run_dir", None)
     planned = []
     for point in points:
@@ -144,7 +146,7 @@ def plan(config_path: str, grid_options=(), *, random: int | None = None,
         planned.append(SweepRun(point.id, point.params, point.labels,
                                 space.point_label(point, dims), sets, root / point.id))
     sweep = Sweep(name=root.name, root=root, source=config.file,
-                  base=runs._absolute_paths(base_data), dims=dims, runs=planned,
+                  base=resolved_config(base_data), dims=dims, runs=planned,
                   random=random, seed=seed if random else None, workers=workers)
     sweep.monitor = first_monitor(base_data)
     return sweep
@@ -162,7 +164,7 @@ def _check_run(config: Config, base: dict, dims, point: space.Point, several: bo
             apply_override(cfg, assignment)
         with located(cfg):
             validate_config(cfg.data, needs=NEEDS)
-            runs.assemble(cfg, Path("."))
+            assemble(cfg)
     except InputError as e:
         if e.file == "--set":          # the run's own value: name the option or line set it
             dim = _dimension_of(e.key, cfg.data, dims)
@@ -204,7 +206,7 @@ def session(sweep: Sweep):
         raise CheckpointError("holds a run, not a sweep; give the sweep another name (--name)",
                               file=str(sweep.root))
     sweep.root.mkdir(parents=True, exist_ok=True)
-    with open(sweep.root / LOCK_FILE, "a+") as lock:
+    with open(sweep.root / RunDir.LOCK, "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -238,7 +240,7 @@ def expected_config(sweep: Sweep, run: SweepRun) -> dict:
     cfg = Config(copy.deepcopy(sweep.base))
     for assignment in run.sets:
         apply_override(cfg, assignment)
-    return yaml.safe_load(yaml.safe_dump(runs._absolute_paths(cfg.data), sort_keys=False))
+    return yaml.safe_load(yaml.safe_dump(resolved_config(cfg.data), sort_keys=False))
 
 
 def _action(sweep: Sweep, run: SweepRun) -> str:

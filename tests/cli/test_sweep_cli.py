@@ -207,11 +207,10 @@ def test_a_sweep_does_not_take_over_a_directory_of_another_config(project):
     (["--grid", "fit.epoch=1,2"], "error: --grid: fit.epoch: unknown key 'epoch' (did you mean "
                                   "'epochs'?)"),
     (["--grid", "compile.optimizer.learning_rat=0.1"], "error: --grid: "
-     "compile.optimizer.learning_rat: unknown adam argument 'learning_rat'"),
+     "compile.optimizer.learning_rat: unknown argument"),
     (["--grid", "fit.batch_size="], "error: --grid: fit.batch_size: empty value list"),
     (["--grid", "fit.batch_size=8,eight"], "error: --grid: fit.batch_size: expected a positive "
                                            "integer, received 'eight'"),
-    (["--grid", "fit.batch_size=8", "--ray", "127.0.0.1:1"], "error: --ray"),
     (["--grid", "fit.batch_size=8", "--seed", "1"], "give --random N"),
     ([], "nothing to sweep"),
 ])
@@ -222,13 +221,18 @@ def test_bad_input_is_one_error_line_before_any_run_starts(project, run_cli, arg
     assert not (project / "runs").exists()
 
 
-def test_an_unreachable_ray_address_is_named(project, run_cli):
-    pytest.importorskip("ray")
+def test_an_unreachable_ray_address_is_named_before_any_run_starts(project, run_cli):
     code, _, err = run_cli("sweep", "c.yaml", "--grid", "fit.batch_size=8", "--ray",
                            "127.0.0.1:1")
     assert code == 2
-    assert "cannot reach a Ray cluster at 127.0.0.1:1" in one_error_line(err)
-    assert "ray start --head" in err
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        assert one_error_line(err) == 'error: --ray needs ray: pip install "nntrain[ray]"'
+    else:
+        assert "cannot reach a Ray cluster at 127.0.0.1:1" in one_error_line(err)
+        assert "ray start --head" in err
+    assert not (project / "runs").exists()
 
 
 # -- Ray --------------------------------------------------------------------------------------

@@ -9,22 +9,29 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from nntrain.cli.progress_jsonl import JsonlReporter
+from nntrain.cli.progress_jsonl import JsonlProgress
 from nntrain.cli.sweep_view import SweepDisplay
 from nntrain.experiments.worker import Outcome, classify
 
 
 def stream_of_a_run(interval: float) -> list[dict]:
+    """The events a two-epoch run of four batches sends, as its trainer would call them."""
     out = io.StringIO()
-    r = JsonlReporter(out, interval=interval)
-    r.message("Run directory: runs/s/a")
-    r.train_begin(epochs=2, samples=40, batches=4, initial_epoch=0)
+    progress = JsonlProgress(out, interval=interval)
+    state = SimpleNamespace(batch=0)
+    progress.bind(SimpleNamespace(
+        params={"epochs": 2, "samples": 40, "steps": 4, "initial_epoch": 0}, state=state,
+        optimizer=SimpleNamespace(current_learning_rate=lambda: 0.01)))
+    progress.message("Run directory: runs/s/a")
+    progress.on_train_begin()
     for epoch in range(2):
-        r.epoch_begin(epoch, 2, 4, 0)
-        for batch in range(1, 5):
-            r.batch_end(batch, {"loss": 1.0 / batch, "accuracy": float("nan")}, 0.01)
-        r.epoch_end(epoch, {"loss": 0.5, "val_loss": 0.6, "lr": 0.01, "seconds": 0.1})
-    r.train_end()
+        state.batch = 0
+        progress.on_epoch_begin(epoch)
+        for batch in range(4):
+            progress.on_batch_end(epoch, batch, {"loss": 1.0 / (batch + 1),
+                                                 "accuracy": float("nan")})
+        progress.on_epoch_end(epoch, {"loss": 0.5, "val_loss": 0.6, "lr": 0.01, "seconds": 0.1})
+    progress.on_train_end({})
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

@@ -1,16 +1,17 @@
 """Run status (finished / interrupted / failed / running) from a run directory: status.json and
-the .lock flock that fit/resume write (DESIGN.md), and for runs from before status.json, the
-checkpoints. The run directories are made here, file by file."""
+the .lock flock that fit/resume write, on real runs; and for runs from before status.json, the
+checkpoints (those run directories are made here, file by file)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -41,29 +42,61 @@ def make_run(root: Path, name: str, *, epochs: int = 3, done: int | None = 3, ba
     return run
 
 
-@pytest.mark.parametrize("status", ["finished", "interrupted", "failed"])
-def test_status_json_is_the_answer_when_no_process_holds_the_lock(tmp_path, status):
-    run = make_run(tmp_path, "r", done=1, status=status)      # checkpoints say otherwise
-    (run / ".lock").write_text(json.dumps({"pid": 1, "started": 0}))
-    assert run_status(run) == status
+CONFIG = """\
+name: s
+seed: 0
+data: {path: d.npz, validation_split: 0.2}
+model:
+  input_shape: [8]
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 3, activation: softmax}
+compile:
+  optimizer: {name: sgd, learning_rate: 0.01}
+  loss: sparse_categorical_crossentropy
+fit:
+  epochs: 2
+  batch_size: 8
+  callbacks:
+    - TerminateOnNaN: {}
+"""
+CLI = [sys.executable, "-c", "from nntrain.cli.main import main; main()"]
 
 
-def test_running_while_a_process_holds_the_lock_interrupted_once_it_is_gone(tmp_path):
-    run = make_run(tmp_path, "r", done=1, status="running")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
-         "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
-         str(run / ".lock")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        assert run_status(run) == "running"
-        with open(run / ".lock") as f:        # the probe released its own lock at once
-            with pytest.raises(BlockingIOError):
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    finally:
-        holder.kill()
-        holder.wait()
-    assert run_status(run) == "interrupted"      # says running, but nobody holds the lock
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.standard_normal((100, 8)).astype("float32"),
+             y_train=rng.integers(0, 3, 100))
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # the diverging run
+def test_the_status_of_real_runs(project, run_cli):
+    """fit writes status.json and holds .lock while it trains; each status as runs end."""
+    assert run_cli("fit", "c.yaml", "--run-dir", "done", "--quiet")[0] == 0
+    assert run_status(project / "done") == "finished"
+    code, _, err = run_cli("fit", "c.yaml", "--run-dir", "nan", "--quiet",
+                           "--set", "compile.optimizer.learning_rate=1e30")
+    assert code == 1 and "TerminateOnNaN" in err
+    assert run_status(project / "nan") == "failed"
+
+    long = ["fit", "c.yaml", "--set", "fit.epochs=100000", "--quiet"]
+    for name, signum in (("stopped", signal.SIGINT), ("killed", signal.SIGKILL)):
+        proc = subprocess.Popen([*CLI, *long, "--run-dir", name], cwd=project,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        index = project / name / "checkpoints/checkpoint"
+        deadline = time.monotonic() + 60
+        while not index.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        assert run_status(project / name) == "running"
+        proc.send_signal(signum)
+        proc.wait(timeout=60)
+        assert run_status(project / name) == "interrupted"    # killed: "running", lock free
+    assert json.loads((project / "killed/status.json").read_text())["status"] == "running"
 
 
 def test_runs_from_before_status_json_are_judged_by_their_checkpoints(tmp_path):
