@@ -78,7 +78,8 @@ def figure(curves, metrics=(), *, log_y: bool = False, title: str = ""):
     spec = panels(curves, metrics)
     cols = min(len(spec), 3)
     rows = math.ceil(len(spec) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows + 0.3 * len(curves) ** 0.5 + 0.6),
+    legend_rows = 0.3 * len(curves) ** 0.5 + 0.6           # room for the legend below
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows + legend_rows),
                              layout="constrained", squeeze=False)
     cmap = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     colours = [cmap(i % cmap.N) for i in range(len(curves))]

@@ -32,14 +32,15 @@ def value_text(value) -> str:
 def runs_table(infos: list[catalog.RunInfo], shown, title: str = "") -> Table:
     """`shown`: compare.TableColumns (monitors and differing keys)."""
     table = Table(title=title or None, title_justify="left")
-    table.add_column("Run")
+    longest = max((len(i.path) for i in infos), default=3)
+    table.add_column("Run", no_wrap=True, min_width=longest)      # never cut the run's name
     table.add_column("Status")
     table.add_column("Epochs", justify="right")
     for m in shown.monitors:
         table.add_column(f"best {m.name}", justify="right")
     table.add_column("Time", justify="right")
     for key, header in shown.keys:
-        table.add_column(header)
+        table.add_column(header, max_width=24, overflow="ellipsis")
     for info in infos:
         style = STATUS_STYLE.get(info.status, "")
         cells = [info.path, f"[{style}]{info.status}[/]" if style else info.status,

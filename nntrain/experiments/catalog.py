@@ -176,7 +176,8 @@ def describe(run: Path, root: Path) -> RunInfo:
                    planned=fit.get("epochs", 1) if isinstance(fit.get("epochs"), int) else 1,
                    seconds=sum(r.get("seconds", 0.0) for r in history),
                    best=best_values(history, watched), params=entry.get("params") or {},
-                   labels=entry.get("labels") or {}, label=entry.get("label") or run.name, config=config, monitors=watched)
+                   labels=entry.get("labels") or {}, label=entry.get("label") or run.name,
+                   config=config, monitors=watched)
 
 
 def list_runs(root: Path) -> list[RunInfo]:

@@ -97,12 +97,12 @@ def _parse_values(dim: Dimension, items: list[str]) -> list:
 def _parse_call(dim: Dimension, text: str) -> bool:
     """Fill `dim` from ``name(args)`` if `text` is one; False if it is not a call."""
     match = _CALL.match(text)
-    if not match or match.group(1) not in DISTRIBUTIONS:
-        if match and "," not in text.split("(")[0]:
-            raise dim.error(f"unknown distribution {match.group(1)!r}; expected one of "
-                            f"{', '.join(DISTRIBUTIONS)} or a list V1,V2,...")
+    if not match or len(split_top_level(text)) > 1:      # a list, maybe of call-like strings
         return False
     name, args = match.group(1), match.group(2)
+    if name not in DISTRIBUTIONS:
+        raise dim.error(f"unknown distribution {name!r}; expected one of "
+                        f"{', '.join(DISTRIBUTIONS)} or a list V1,V2,...")
     if not args.strip():
         raise dim.error(f"{name}() needs arguments")
     values = _parse_values(dim, split_top_level(args))
@@ -268,7 +268,7 @@ def draw_random(dims: list[Dimension], n: int, seed: int) -> list[Point]:
 
 # -- readable ids ---------------------------------------------------------------------------
 def short_keys(keys: list[str]) -> dict[str, str]:
-    """The shortest dotted suffix that tells the keys apart: ``learning_rate``, ``0.Dense.units``."""
+    """The shortest dotted suffix telling the keys apart: ``learning_rate``, ``0.Dense.units``."""
     longest = max((len(k.split(".")) for k in keys), default=1)
     for n in range(1, longest + 1):
         short = {k: ".".join(k.split(".")[-n:]) for k in keys}
