@@ -1,0 +1,171 @@
+"""The architecture as a Keras 3 JSON config (what ``model.to_json()`` writes and
+``keras.models.model_from_json`` reads), with the run's input normalization in front.
+
+A layer's config is its entry in our YAML — the arguments are Keras's names already — with its
+resolved name; initializers and regularizers given as maps become Keras's serialized objects.
+Only layers in `KERAS_LAYERS` are exported. Each normalized input gets a Keras
+``Normalization(axis=-1, mean=shift, variance=scale**2)``: Keras computes
+``(x - mean) / max(sqrt(variance), 1e-7)``, and in float32 ``sqrt(fl(scale**2)) == scale``
+exactly, so raw data going into both models is normalized identically. Keras keeps mean and
+variance in the config (no variables), so the weights file is the same with or without it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nntrain.errors import CheckpointError, InputError
+from nntrain.interop.keras_layout import is_sequential, keras_layer
+from nntrain.model import Model
+
+KERAS_EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's sqrt(variance)
+
+
+def _object(module: str, class_name: str, config: dict) -> dict:
+    return {"module": module, "class_name": class_name, "config": config,
+            "registered_name": None}
+
+
+def _initializer(spec):
+    """Names pass as they are (Keras knows ours); ``{RandomNormal: {stddev: 0.02}}`` becomes a
+    serialized initializer."""
+    if isinstance(spec, dict) and len(spec) == 1:
+        (name, args), = spec.items()
+        return _object("keras.initializers", name, dict(args or {}))
+    return spec
+
+
+def _regularizer(spec):
+    """``l2`` passes; ``{l2: 1e-4}``, ``{l1: ..., l2: ...}`` and ``{L1L2: {...}}`` become
+    Keras's L1 / L2 / L1L2 objects."""
+    if not isinstance(spec, dict):
+        return spec
+    if len(spec) == 1 and next(iter(spec)) in ("L1", "L2", "L1L2"):
+        (name, args), = spec.items()
+        return _object("keras.regularizers", name, dict(args or {}))
+    name = {("l1",): "L1", ("l2",): "L2"}.get(tuple(sorted(spec)), "L1L2")
+    return _object("keras.regularizers", name, dict(spec))
+
+
+def _arguments(args: dict, dtype: str) -> dict:
+    out = {}
+    for k, v in args.items():
+        if k == "inputs":
+            continue
+        if k.endswith("_initializer"):
+            v = _initializer(v)
+        elif k.endswith("_regularizer"):
+            v = _regularizer(v)
+        elif k == "layer":   # a wrapper's inner layer, a one-key map like the layers list
+            v = _layer_object(v, None, dtype)
+        out[k] = v
+    return {**out, "dtype": dtype}
+
+
+def _layer_object(entry, layer, dtype: str) -> dict:
+    """A serialized Keras layer from one of our layer entries; `layer` is the built layer
+    (None for a wrapper's inner entry)."""
+    entry = {entry: {}} if isinstance(entry, str) else entry
+    (kind, args), = entry.items()
+    keras_layer(kind, layer.name if layer is not None else None)
+    config = _arguments(dict(args or {}), dtype)
+    if layer is not None:
+        config["name"] = layer.name
+    return _object("keras.layers", kind, config)
+
+
+def _tensor(source: str, shape, dtype: str) -> dict:
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": [None, *shape], "dtype": dtype, "keras_history": [source, 0, 0]}}
+
+
+def _normalization(name: str, input_name: str, shift, scale, dtype: str) -> dict:
+    scale = np.asarray(scale, dtype=np.float64)
+    small = np.flatnonzero(scale < KERAS_EPSILON)
+    if small.size:
+        i = int(small[0])
+        raise CheckpointError(f"input {input_name!r}: feature {i} has normalization scale "
+                              f"{scale[i]:.3g}, below the {KERAS_EPSILON:g} floor of Keras's "
+                              f"Normalization, which would divide by {KERAS_EPSILON:g} instead")
+    config = {"name": name, "axis": -1, "invert": False,
+              "mean": [float(v) for v in np.ravel(shift)],
+              "variance": [float(v) for v in np.ravel(scale) ** 2], "dtype": dtype}
+    return _object("keras.layers", "Normalization", config)
+
+
+def _input_layer(name: str, shape, dtype: str) -> dict:
+    return _object("keras.layers", "InputLayer",
+                   {"batch_shape": [None, *shape], "dtype": dtype, "sparse": False,
+                    "name": name})
+
+
+def _unique(stem: str, used: set[str]) -> str:
+    name, k = stem, 0
+    while name in used:
+        k += 1
+        name = f"{stem}_{k}"
+    used.add(name)
+    return name
+
+
+def keras_model_config(model_cfg: dict, model: Model, normalizer, name: str | None = None
+                       ) -> dict:
+    """The Keras config of the model that `model_cfg` (the config's `model` section) built as
+    `model`, with `normalizer` (the run's statistics) in front of each input."""
+    dtype = np.dtype(model.dtype).name
+    entries = model_cfg["layers"]
+    needed = _used(model)
+    layers = []
+    for i, n in enumerate(model.nodes):
+        if n.layer.name in needed:
+            try:
+                layers.append((_layer_object(entries[i], n.layer, dtype), n))
+            except InputError as e:
+                raise e.prefixed(f"model.layers.{i}") from None
+    used = set(model.input_names) | {n.layer.name for n in model.nodes}
+    feeds = {name: name for name in model.input_names}   # input → the tensor layers read
+    norms = []
+    if normalizer.method != "none":
+        for i, inp in enumerate(model.input_names):
+            norm = _unique("normalization", used)
+            norms.append((norm, inp, _normalization(norm, inp, normalizer.shifts[i],
+                                                    normalizer.scales[i], dtype)))
+            feeds[inp] = norm
+    if is_sequential(model):
+        inp = model.input_names[0]
+        stack = [_input_layer(inp, model.input_shapes[inp], dtype),
+                 *(obj for _, _, obj in norms), *(obj for obj, _ in layers)]
+        return _object("keras", "Sequential", {"name": name or "sequential", "trainable": True,
+                                               "layers": stack})
+    shapes = dict(model.input_shapes)
+    shapes.update({n.layer.name: n.output_shape for n in model.nodes})
+    graph = []
+    for inp in model.input_names:
+        graph.append({**_input_layer(inp, shapes[inp], dtype), "name": inp, "inbound_nodes": []})
+    for norm, inp, obj in norms:
+        graph.append({**obj, "name": norm,
+                      "inbound_nodes": [{"args": [_tensor(inp, shapes[inp], dtype)],
+                                         "kwargs": {}}]})
+    for obj, n in layers:
+        tensors = [_tensor(feeds.get(s, s), shapes[s], dtype) for s in n.inputs]
+        arg = tensors if n.layer.multi_input else tensors[0]
+        graph.append({**obj, "name": n.layer.name,
+                      "inbound_nodes": [{"args": [arg], "kwargs": {}}]})
+    inputs = [[i, 0, 0] for i in model.input_names]
+    return {**_object("keras.src.models.functional", "Functional",
+                      {"name": name or "functional", "trainable": True, "layers": graph,
+                       "input_layers": inputs[0] if len(inputs) == 1 else inputs,
+                       "output_layers": [model.output, 0, 0]}),
+            "registered_name": "Functional"}
+
+
+def _used(model: Model) -> set[str]:
+    """Layers the output depends on (a Keras model holds only those)."""
+    seen, stack = set(), [model.output]
+    while stack:
+        name = stack.pop()
+        if name in seen or name in model.input_shapes:
+            continue
+        seen.add(name)
+        stack.extend(model.node(name).inputs)
+    return seen
