@@ -83,7 +83,9 @@ def import_weights(config_path: str, weights_path: str, run_dir: str) -> Path:
     method = resolved.section("data").get("normalize") or "none"
     session = runs.assemble(resolved, Path("."), need_data=method != "none")
     model = session.trainer.model
-    ckpt.load_weights_into(model, load_keras_weights(model, weights_path), weights_path)
+    # layers the output does not use are not in a Keras model: they keep their initial weights
+    weights = {**model.weights(), **load_keras_weights(model, weights_path)}
+    ckpt.load_weights_into(model, weights, weights_path)
     dataset = session.trainer.dataset
     normalizer = dataset.normalizer if dataset is not None else Normalizer("none", [], [],
                                                                            model.dtype)

@@ -63,8 +63,9 @@ def _describe(group: Group, key: str) -> str:
 
 
 def load_keras_weights(model: Model, path: str | Path) -> dict[str, np.ndarray]:
-    """The weights for `model` from a Keras 3 ``.weights.h5``, keyed like `Model.weights()`.
-    A file that does not match the model's layout is a CheckpointError naming the layer."""
+    """The weights for `model` from a Keras 3 ``.weights.h5``, keyed like `Model.weights()`
+    (layers the output does not use are not in a Keras model, so not in the result). A file
+    that does not match the model's layout is a CheckpointError naming the layer."""
     h5py = require_h5py("import-weights")
     source = str(path)
     if not Path(path).is_file():

@@ -165,3 +165,29 @@ def test_keras_config_export_describes_the_run(fitted, run_cli):
     assert norm["variance"] == [float(np.float64(s) ** 2) for s in stats["scale"][0]]
     assert layers[4]["config"]["layer"]["class_name"] == "LSTM"
     assert layers[4]["config"]["layer"]["config"]["units"] == 3
+
+
+def test_layers_the_output_does_not_use_are_left_out(tmp_path, run_cli, monkeypatch):
+    """A Keras model holds only what its output depends on; importing keeps such a layer's
+    initial weights."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("""\
+model:
+  input_shape: [4]
+  layers:
+    - Dense: {units: 3}
+    - Dense: {name: side, units: 7}
+    - Dense: {units: 2, inputs: dense}
+  outputs: dense_1
+compile: {loss: mse}
+""")
+    model = random_model(yaml.safe_load((tmp_path / "c.yaml").read_text())["model"])
+    save_keras_weights(model, tmp_path / "m.weights.h5")
+    import h5py
+    with h5py.File(tmp_path / "m.weights.h5") as f:
+        assert sorted(f["layers"]) == ["dense", "dense_1", "input_layer"]
+    code, _, err = run_cli("import-weights", "c.yaml", "m.weights.h5", "--run-dir", "r")
+    assert code == 0, err
+    got = load_checkpoint("r/checkpoints/final.npz").weights
+    assert np.array_equal(got["dense_1/kernel"], model.weights()["dense_1/kernel"])
+    assert got["side/kernel"].shape == (3, 7)
