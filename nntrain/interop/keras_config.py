@@ -2,7 +2,9 @@
 ``keras.models.model_from_json`` reads), with the run's input normalization in front.
 
 A layer's config is its entry in our YAML — the arguments are Keras's names already — with its
-resolved name; initializers and regularizers given as maps become Keras's serialized objects.
+resolved name; initializers and regularizers become Keras's class names or serialized objects
+with the same values (a regularizer always as explicit factors: Keras's ``l1_l2`` shorthand
+means zeros, ours 0.01 each).
 Only layers in `KERAS_LAYERS` are exported. Each normalized input gets a Keras
 ``Normalization(axis=-1, mean=shift, variance=scale**2)``: Keras computes
 ``(x - mean) / max(sqrt(variance), 1e-7)``, and in float32 ``sqrt(fl(scale**2)) == scale``
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from nntrain import regularizers
 from nntrain.errors import CheckpointError, InputError
+from nntrain.initializers import INITIALIZERS
 from nntrain.interop.keras_layout import is_sequential, keras_layer
+from nntrain.layers import LAYERS
 from nntrain.model import Model
 
 KERAS_EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's sqrt(variance)
@@ -27,24 +32,26 @@ def _object(module: str, class_name: str, config: dict) -> dict:
 
 
 def _initializer(spec):
-    """Names pass as they are (Keras knows ours); ``{RandomNormal: {stddev: 0.02}}`` becomes a
-    serialized initializer."""
+    """An initializer name or ``{RandomNormal: {stddev: 0.02}}`` as Keras's class name (Keras
+    takes class names as strings) or serialized object."""
     if isinstance(spec, dict) and len(spec) == 1:
         (name, args), = spec.items()
-        return _object("keras.initializers", name, dict(args or {}))
-    return spec
+        return _object("keras.initializers", INITIALIZERS.lookup(name).name, dict(args or {}))
+    entry = INITIALIZERS.lookup(spec)
+    return entry.name if entry else spec
 
 
 def _regularizer(spec):
-    """``l2`` passes; ``{l2: 1e-4}``, ``{l1: ..., l2: ...}`` and ``{L1L2: {...}}`` become
-    Keras's L1 / L2 / L1L2 objects."""
-    if not isinstance(spec, dict):
-        return spec
-    if len(spec) == 1 and next(iter(spec)) in ("L1", "L2", "L1L2"):
-        (name, args), = spec.items()
-        return _object("keras.regularizers", name, dict(args or {}))
-    name = {("l1",): "L1", ("l2",): "L2"}.get(tuple(sorted(spec)), "L1L2")
-    return _object("keras.regularizers", name, dict(spec))
+    """Any of our regularizer forms (``l2``, ``{l2: 1e-4}``, ``{L1L2: {...}}``, ``l1_l2``) as
+    the Keras object with the same factors: L1, L2 or L1L2."""
+    reg = regularizers.get(spec)
+    if reg is None:
+        return None
+    if not reg.l1:
+        return _object("keras.regularizers", "L2", {"l2": reg.l2})
+    if not reg.l2:
+        return _object("keras.regularizers", "L1", {"l1": reg.l1})
+    return _object("keras.regularizers", "L1L2", {"l1": reg.l1, "l2": reg.l2})
 
 
 def _arguments(args: dict, dtype: str) -> dict:
@@ -65,10 +72,10 @@ def _arguments(args: dict, dtype: str) -> dict:
 def _layer_object(entry, layer, dtype: str) -> dict:
     """A serialized Keras layer from one of our layer entries; `layer` is the built layer
     (None for a wrapper's inner entry)."""
-    entry = {entry: {}} if isinstance(entry, str) else entry
-    (kind, args), = entry.items()
+    spec, args, _, _ = LAYERS.parse(entry, "layer")
+    kind = spec.name   # the canonical class name, whatever spelling the config used
     keras_layer(kind, layer.name if layer is not None else None)
-    config = _arguments(dict(args or {}), dtype)
+    config = _arguments(args, dtype)
     if layer is not None:
         config["name"] = layer.name
     return _object("keras.layers", kind, config)

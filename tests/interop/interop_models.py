@@ -36,6 +36,42 @@ MODELS = {
         {"Dense": {"name": "x1", "units": 8, "activation": "relu", "inputs": "input1"}},
         {"Dense": {"name": "x2", "units": 8, "activation": "relu", "inputs": "input2"}},
         {"Add": {"inputs": ["x1", "x2"]}}, {"Dense": {"units": 4}}]},
+    # not pinned: the other layers, and argument forms the Keras config must translate
+    "kitchen": {"input_shape": [10, 3], "layers": [
+        {"Conv1D": {"filters": 4, "kernel_size": 3, "padding": "causal",
+                    "kernel_initializer": {"RandomNormal": {"stddev": 0.02}},
+                    "activity_regularizer": "l2"}},
+        {"LayerNormalization": {"epsilon": 0.01}}, {"PReLU": {"shared_axes": [1]}},
+        {"SimpleRNN": {"units": 5, "return_sequences": True,
+                       "recurrent_regularizer": {"l1": 0.01, "l2": 0.02}}},
+        {"TimeDistributed": {"layer": {"Dense": {"units": 3,
+                                                 "kernel_regularizer": {"L1L2": {"l1": 0.1}}}}}},
+        {"LeakyReLU": {"negative_slope": 0.1}}, {"ELU": {}},
+        {"AveragePooling1D": {"pool_size": 2, "padding": "same"}},
+        {"Bidirectional": {"layer": {"GRU": {"units": 2, "return_sequences": True}},
+                           "merge_mode": "sum"}},
+        {"Bidirectional": {"layer": {"LSTM": {"units": 2, "go_backwards": False,
+                                              "unit_forget_bias": False}}, "merge_mode": "ave"}},
+        {"Dropout": {"rate": 0.3}},
+        {"Dense": {"units": 4, "activation": "softmax", "kernel_initializer": "he_normal",
+                   "kernel_regularizer": "l1_l2"}}]},
+    "image": {"input_shape": [8, 8, 1], "layers": [
+        {"Conv2D": {"filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu",
+                    "kernel_initializer": "HeNormal"}},
+        {"BatchNormalization": {"momentum": 0.9, "center": False}},
+        {"MaxPooling2D": {"pool_size": 2}}, {"AveragePooling2D": {"pool_size": 2}},
+        {"Flatten": {}}, {"Reshape": {"target_shape": [4, 3]}}, {"GlobalMaxPooling1D": {}},
+        {"Activation": {"activation": "gelu"}}]},
+    "branches": {"input_shape": [6], "layers": [
+        {"Dense": {"name": "c", "units": 4}},
+        {"Dense": {"name": "a", "units": 3, "inputs": "input_layer"}},
+        {"Dense": {"name": "b", "units": 4, "activation": "tanh"}},
+        {"Concatenate": {"inputs": ["b", "c"]}},
+        {"Dense": {"name": "unused", "units": 5, "inputs": "a"}},
+        {"Multiply": {"inputs": ["b", "c"]}}, {"Subtract": {"inputs": ["multiply", "c"]}},
+        {"Dot": {"axes": 1, "normalize": True, "inputs": ["concatenate", "concatenate"]}},
+        {"Concatenate": {"inputs": ["dot", "subtract"]}},
+        {"Dense": {"units": 2, "activation": "sigmoid"}}], "outputs": "dense"},
 }
 
 

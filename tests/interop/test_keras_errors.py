@@ -154,7 +154,10 @@ class Mystery(Layer):
 
 
 def test_keras_config_refuses_a_layer_without_keras_counterpart(monkeypatch):
-    monkeypatch.setitem(LAYERS, "Mystery", Mystery)
+    # registered for this test only (the registry's tables are restored afterwards)
+    monkeypatch.setattr(LAYERS, "_entries", dict(LAYERS._entries))
+    monkeypatch.setattr(LAYERS, "_names", dict(LAYERS._names))
+    LAYERS.register(Mystery)
     cfg = {"input_shape": [4], "layers": [{"Dense": {"units": 3}}, {"Mystery": {}}]}
     model = build_model(cfg)
     with pytest.raises(ConfigError) as e:

@@ -128,3 +128,22 @@ fit: {epochs: 2, batch_size: 16}
     kmodel = keras.models.model_from_json(open("k.json").read())
     kmodel.load_weights("k.weights.h5")
     assert np.abs(keras_predict(kmodel, [x]) - np.load("p.npy")).max() <= TOLERANCE
+
+
+def test_initializers_and_regularizers_reach_keras(tmp_path):
+    """They do not change predictions, but training on in Keras should see the same ones;
+    Keras's "l1_l2" shorthand means zeros, ours 0.01 each, so factors are always explicit."""
+    _, _, _, config, _ = export("kitchen", tmp_path)
+    layers = {layer.name: layer for layer in
+              keras.models.model_from_json(config.read_text()).layers}
+    conv, dense = layers["conv1d"], layers["dense"]
+    assert type(conv.kernel_initializer).__name__ == "RandomNormal"
+    assert conv.kernel_initializer.stddev == 0.02
+    assert type(conv.activity_regularizer).__name__ == "L2"
+    assert conv.activity_regularizer.l2 == pytest.approx(0.01)
+    assert type(dense.kernel_initializer).__name__ == "HeNormal"
+    assert (dense.kernel_regularizer.l1, dense.kernel_regularizer.l2) == \
+        pytest.approx((0.01, 0.01))
+    rnn = layers["simple_rnn"]
+    assert (rnn.cell.recurrent_regularizer.l1, rnn.cell.recurrent_regularizer.l2) == \
+        pytest.approx((0.01, 0.02))
