@@ -88,7 +88,8 @@ def randomize(model, rng) -> None:
 def inputs_for(model, n, rng) -> list[np.ndarray]:
     """Raw inputs: integer ids for an Embedding model, shifted and scaled values otherwise."""
     if any(node.layer.integer_input for node in model.nodes):
-        return [rng.integers(0, 20, (n, *s)).astype(np.float32) for s in model.input_shapes.values()]
+        return [rng.integers(0, 20, (n, *s)).astype(np.float32)
+                for s in model.input_shapes.values()]
     return [(rng.normal(size=(n, *s)) * 3 + 1).astype(np.float32)
             for s in model.input_shapes.values()]
 

@@ -1,7 +1,7 @@
 """Record real Keras 3's ``.weights.h5`` layout for the models of test_keras_layout.py into
 keras_3_15_layout.json (the test's expected values). Not a test; needs Keras:
 
-    . /work/venv-keras/bin/activate && KERAS_BACKEND=torch python tests/interop/record_keras_layout.py
+    KERAS_BACKEND=torch python tests/interop/record_keras_layout.py   # in a venv with Keras
 
 Recorded with Keras 3.15.1 on the torch backend. Each model here is the Keras twin of the
 nntrain config of the same name in test_keras_layout.py.
