@@ -21,7 +21,7 @@ from nntrain.errors import CheckpointError, InputError
 from nntrain.initializers import INITIALIZERS
 from nntrain.interop.keras_layout import is_sequential, keras_layer
 from nntrain.layers import LAYERS
-from nntrain.model import Model
+from nntrain.model import Network
 
 KERAS_EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's sqrt(variance)
 
@@ -115,7 +115,7 @@ def _unique(stem: str, used: set[str]) -> str:
     return name
 
 
-def keras_model_config(model_cfg: dict, model: Model, normalizer, name: str | None = None
+def keras_model_config(model_cfg: dict, model: Network, normalizer, name: str | None = None
                        ) -> dict:
     """The Keras config of the model that `model_cfg` (the config's `model` section) built as
     `model`, with `normalizer` (the run's statistics) in front of each input."""
@@ -166,7 +166,7 @@ def keras_model_config(model_cfg: dict, model: Model, normalizer, name: str | No
             "registered_name": "Functional"}
 
 
-def _used(model: Model) -> set[str]:
+def _used(model: Network) -> set[str]:
     """Layers the output depends on (a Keras model holds only those)."""
     seen, stack = set(), [model.output]
     while stack:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from nntrain.builder import SINGLE_INPUT_NAME
 from nntrain.errors import ConfigError
 from nntrain.layers import snake_case
-from nntrain.model import Model
+from nntrain.model import Network
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def keras_layer(kind: str, name: str | None) -> KerasLayer:
 
 
 # -- which layers, in which order ----------------------------------------------------------
-def is_sequential(model: Model) -> bool:
+def is_sequential(model: Network) -> bool:
     """Whether the config describes a Keras Sequential model: the single unnamed input
     (``input_shape``) and a chain where each layer takes the one before."""
     if model.input_names != [SINGLE_INPUT_NAME]:
@@ -95,7 +95,7 @@ def is_sequential(model: Model) -> bool:
     return model.output == previous
 
 
-def keras_order(model: Model) -> list[str]:
+def keras_order(model: Network) -> list[str]:
     """Input and layer names in the order of a Keras functional model's ``model.layers``
     (keras/src/ops/function.py `map_graph`): a depth-first walk from the output, following each
     layer's inputs in order, numbers the operations as it first meets them; an operation's depth
@@ -131,7 +131,7 @@ def keras_order(model: Model) -> list[str]:
     return sorted(depth, key=lambda n: (-depth[n], number[n]))
 
 
-def layer_paths(model: Model) -> list[tuple[str, str]]:
+def layer_paths(model: Network) -> list[tuple[str, str]]:
     """(group path in the file, our layer or input name) for every entry of Keras's
     ``model.layers``: ``("layers/dense_1", "dense_1")``, ``("layers/input_layer", "input1")``."""
     names = ([n.layer.name for n in model.nodes] if is_sequential(model)
@@ -151,7 +151,7 @@ def layer_paths(model: Model) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class Group:
     """One ``<path>/vars`` group: the ``name`` attribute Keras writes, and the model weights
-    (keys of `Model.weights()`) stored in it as datasets ``0``, ``1``, ...; `layer` and `kind`
+    (keys of `Network.weights()`) stored in it as datasets ``0``, ``1``, ...; `layer` and `kind`
     name the model's layer for messages."""
 
     path: str
@@ -186,7 +186,7 @@ def _groups_of(layer, path: str, prefix: str, top) -> list[Group]:
     return groups
 
 
-def weight_groups(model: Model) -> list[Group]:
+def weight_groups(model: Network) -> list[Group]:
     """Every ``vars`` group Keras 3 writes for this architecture, the model's own first."""
     kind = "Sequential" if is_sequential(model) else "Functional"
     groups = [Group("", kind.lower(), (), "model", kind)]

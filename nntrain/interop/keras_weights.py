@@ -15,8 +15,8 @@ import numpy as np
 
 from nntrain.errors import CheckpointError, InputError
 from nntrain.interop.keras_layout import Group, weight_groups
-from nntrain.model import Model
-from nntrain.training.files import atomic_write
+from nntrain.model import Network
+from nntrain.training.atomic_files import atomic_write
 
 SUFFIX = ".weights.h5"
 
@@ -30,7 +30,7 @@ def require_h5py(what: str):
     return h5py
 
 
-def save_keras_weights(model: Model, path: str | Path) -> None:
+def save_keras_weights(model: Network, path: str | Path) -> None:
     """Write every weight of `model` to `path` (a ``.weights.h5``) crash-safely."""
     h5py = require_h5py("--format keras")
     weights = model.weights()
@@ -62,8 +62,8 @@ def _describe(group: Group, key: str) -> str:
     return f"layer {group.layer!r} ({group.kind}) weight {key.split('/', 1)[1]}"
 
 
-def load_keras_weights(model: Model, path: str | Path) -> dict[str, np.ndarray]:
-    """The weights for `model` from a Keras 3 ``.weights.h5``, keyed like `Model.weights()`
+def load_keras_weights(model: Network, path: str | Path) -> dict[str, np.ndarray]:
+    """The weights for `model` from a Keras 3 ``.weights.h5``, keyed like `Network.weights()`
     (layers the output does not use are not in a Keras model, so not in the result). A file
     that does not match the model's layout is a CheckpointError naming the layer."""
     h5py = require_h5py("import-weights")

@@ -2,6 +2,7 @@
 predictions come back bit for bit, in the library and through the CLI."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from interop_models import MODELS, inputs_for, random_model
 from nntrain.interop.keras_weights import load_keras_weights, save_keras_weights
 from nntrain.training.checkpoint import load_checkpoint, load_weights_into
+from nntrain.training.run_dir import RunDir, write_status
 
 pytest.importorskip("h5py")
 
@@ -87,7 +89,7 @@ def fitted(tmp_path, monkeypatch, run_cli):
 def test_export_then_import_gives_the_same_run(fitted, run_cli):
     code, _, err = run_cli("export", fitted, "--format", "keras", "--output", "m.weights.h5")
     assert code == 0, err
-    assert "cp-0002.npz" in err   # no final model in the index: the latest checkpoint
+    assert "checkpoints/final.npz" in err   # a finished run: its final model
     code, _, err = run_cli("import-weights", fitted / "config.yaml", "m.weights.h5",
                            "--run-dir", "imported")
     assert code == 0, err
@@ -96,9 +98,9 @@ def test_export_then_import_gives_the_same_run(fitted, run_cli):
     assert yaml.safe_load((run / "config.yaml").read_text())["model"] == \
         yaml.safe_load((fitted / "config.yaml").read_text())["model"]
     index = json.loads((run / "checkpoints" / "checkpoint").read_text())
-    assert index["final"] == index["latest"] == "final.npz"
+    assert index["final"] == "final.npz" and index["latest"] is None
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
-    original, imported = load_checkpoint(fitted / "checkpoints" / "cp-0002.npz"), \
+    original, imported = load_checkpoint(fitted / "checkpoints" / "final.npz"), \
         load_checkpoint(run / "checkpoints" / "final.npz")
     assert original.weights.keys() == imported.weights.keys()
     assert all(np.array_equal(original.weights[k], imported.weights[k]) for k in original.weights)
@@ -114,10 +116,11 @@ def test_export_then_import_gives_the_same_run(fitted, run_cli):
     p0, p1, p2 = (np.load(f"p{i}.npy") for i in range(3))
     assert np.array_equal(p0, p1) and np.array_equal(p0, p2)
     scores = []
-    for target, cp in ((fitted, "checkpoints/cp-0002.npz"), (run, "checkpoints/final.npz")):
-        code, out, err = run_cli("evaluate", target, "--checkpoint", cp, "--json")
+    for target in (fitted, run):   # both finished: evaluate scores the final model
+        code, out, err = run_cli("evaluate", target, "--json")
         assert code == 0, err
         scores.append(json.loads(out))
+        assert scores[-1]["checkpoint"].endswith("final.npz")
     assert scores[0]["loss"] == scores[1]["loss"]
     assert scores[0]["accuracy"] == scores[1]["accuracy"]
 
@@ -129,27 +132,26 @@ def test_imported_run_lists_and_fine_tunes(fitted, run_cli):
     code, out, err = run_cli("checkpoints", "imp", "--json")
     assert code == 0, err
     assert [e["file"] for e in json.loads(out)["checkpoints"]] == ["final.npz"]
-    code, _, err = run_cli("resume", "imp", "--latest", "--epochs", "1")
+    final = ["--checkpoint", "checkpoints/final.npz", "--epochs", "1"]
+    code, _, err = run_cli("resume", "imp", *final)
     assert code == 2 and "weights only" in err
-    code, _, err = run_cli("resume", "imp", "--latest", "--epochs", "1", "--weights-only-ok",
-                           "--quiet")
+    code, _, err = run_cli("resume", "imp", *final, "--weights-only-ok", "--quiet")
     assert code == 0, err
+    assert (Path("imp") / "checkpoints" / "cp-0001.npz").is_file()
 
 
 def test_export_takes_the_final_model_or_the_given_checkpoint(fitted, run_cli):
-    index_file = fitted / "checkpoints" / "checkpoint"
-    index = json.loads(index_file.read_text())
-    index["final"] = "cp-0001.npz"
-    index_file.write_text(json.dumps(index))
-    code, _, err = run_cli("export", fitted, "--format", "keras", "--output", "f.weights.h5")
-    assert code == 0 and "cp-0001.npz" in err, err
+    """As evaluate: the final model of a finished run, else the latest; or --checkpoint."""
     code, _, err = run_cli("export", fitted, "--format", "keras", "--output", "c.weights.h5",
-                           "--checkpoint", "checkpoints/cp-0002.npz")
-    assert code == 0 and "cp-0002.npz" in err, err
-    run_cli("import-weights", "c.yaml", "f.weights.h5", "--run-dir", "a")
+                           "--checkpoint", "checkpoints/cp-0001.npz")
+    assert code == 0 and "cp-0001.npz" in err, err
+    run_cli("import-weights", "c.yaml", "c.weights.h5", "--run-dir", "a")
     first = load_checkpoint(fitted / "checkpoints" / "cp-0001.npz").weights
     got = load_checkpoint("a/checkpoints/final.npz").weights
     assert all(np.array_equal(first[k], got[k]) for k in first)
+    write_status(RunDir(fitted), "interrupted")
+    code, _, err = run_cli("export", fitted, "--format", "keras", "--output", "i.weights.h5")
+    assert code == 0 and "cp-0002.npz" in err, err
 
 
 def test_keras_config_export_describes_the_run(fitted, run_cli):
@@ -162,7 +164,7 @@ def test_keras_config_export_describes_the_run(fitted, run_cli):
                                                  "BatchNormalization", "Bidirectional", "GRU",
                                                  "Dense"]
     assert layers[0]["config"]["batch_shape"] == [None, 12, 2]
-    stats = load_checkpoint(fitted / "checkpoints" / "cp-0002.npz").meta["normalizer"]
+    stats = load_checkpoint(fitted / "checkpoints" / "final.npz").meta["normalizer"]
     norm = layers[1]["config"]
     assert norm["mean"] == stats["shift"][0]
     assert norm["variance"] == [float(np.float64(s) ** 2) for s in stats["scale"][0]]
