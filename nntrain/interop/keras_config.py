@@ -120,47 +120,62 @@ def keras_model_config(model_cfg: dict, model: Network, normalizer, name: str | 
     """The Keras config of the model that `model_cfg` (the config's `model` section) built as
     `model`, with `normalizer` (the run's statistics) in front of each input."""
     dtype = np.dtype(model.dtype).name
-    entries = model_cfg["layers"]
-    needed = _used(model)
-    layers = []
-    for i, n in enumerate(model.nodes):
-        if n.layer.name in needed:
-            try:
-                layers.append((_layer_object(entries[i], n.layer, dtype), n))
-            except InputError as e:
-                raise e.prefixed(f"model.layers.{i}") from None
-    used = set(model.input_names) | {n.layer.name for n in model.nodes}
-    feeds = {name: name for name in model.input_names}   # input → the tensor layers read
-    norms = []
-    if normalizer.method != "none":
-        for i, inp in enumerate(model.input_names):
-            norm = _unique("normalization", used)
-            norms.append((norm, inp, _normalization(norm, inp, normalizer.shifts[i],
-                                                    normalizer.scales[i], dtype)))
-            feeds[inp] = norm
+    layers = _layer_objects(model_cfg, model, dtype)
+    norms = _normalizations(model, normalizer, dtype)
     if is_sequential(model):
         inp = model.input_names[0]
         stack = [_input_layer(inp, model.input_shapes[inp], dtype),
-                 *(obj for _, _, obj in norms), *(obj for obj, _ in layers)]
+                 *(obj for _, obj in norms.values()), *(obj for obj, _ in layers)]
         return _object("keras", "Sequential", {"name": name or "sequential", "trainable": True,
                                                "layers": stack})
-    shapes = dict(model.input_shapes)
-    shapes.update({n.layer.name: n.output_shape for n in model.nodes})
-    graph = []
-    for inp in model.input_names:
-        graph.append({**_input_layer(inp, shapes[inp], dtype), "name": inp, "inbound_nodes": []})
-    for norm, inp, obj in norms:
-        graph.append({**obj, "name": norm,
-                      "inbound_nodes": [{"args": [_tensor(inp, shapes[inp], dtype)],
-                                         "kwargs": {}}]})
+    return _functional(model, layers, norms, name or "functional", dtype)
+
+
+def _layer_objects(model_cfg: dict, model: Network, dtype: str) -> list[tuple[dict, object]]:
+    """(serialized layer, node) for every layer the output uses, in config order."""
+    needed, out = _used(model), []
+    for i, node in enumerate(model.nodes):
+        if node.layer.name in needed:
+            try:
+                out.append((_layer_object(model_cfg["layers"][i], node.layer, dtype), node))
+            except InputError as e:
+                raise e.prefixed(f"model.layers.{i}") from None
+    return out
+
+
+def _normalizations(model: Network, normalizer, dtype: str) -> dict[str, tuple[str, dict]]:
+    """Input name → (name, serialized Normalization) for each input, if the run normalizes."""
+    if normalizer.method == "none":
+        return {}
+    used = set(model.input_names) | {n.layer.name for n in model.nodes}
+    out = {}
+    for i, inp in enumerate(model.input_names):
+        norm = _unique("normalization", used)
+        out[inp] = (norm, _normalization(norm, inp, normalizer.shifts[i], normalizer.scales[i],
+                                         dtype))
+    return out
+
+
+def _functional(model: Network, layers, norms, name: str, dtype: str) -> dict:
+    """A Functional config: every layer with its inbound node (the tensors it is called on);
+    layers that read a normalized input read its Normalization's output instead."""
+    shapes = {**model.input_shapes, **{n.layer.name: n.output_shape for n in model.nodes}}
+    feeds = {inp: norm for inp, (norm, _) in norms.items()}
+
+    def node(args) -> list[dict]:
+        return [{"args": [args], "kwargs": {}}]
+
+    graph = [{**_input_layer(inp, shapes[inp], dtype), "name": inp, "inbound_nodes": []}
+             for inp in model.input_names]
+    graph += [{**obj, "name": norm, "inbound_nodes": node(_tensor(inp, shapes[inp], dtype))}
+              for inp, (norm, obj) in norms.items()]
     for obj, n in layers:
         tensors = [_tensor(feeds.get(s, s), shapes[s], dtype) for s in n.inputs]
-        arg = tensors if n.layer.multi_input else tensors[0]
         graph.append({**obj, "name": n.layer.name,
-                      "inbound_nodes": [{"args": [arg], "kwargs": {}}]})
+                      "inbound_nodes": node(tensors if n.layer.multi_input else tensors[0])})
     inputs = [[i, 0, 0] for i in model.input_names]
     return {**_object("keras.src.models.functional", "Functional",
-                      {"name": name or "functional", "trainable": True, "layers": graph,
+                      {"name": name, "trainable": True, "layers": graph,
                        "input_layers": inputs[0] if len(inputs) == 1 else inputs,
                        "output_layers": [model.output, 0, 0]}),
             "registered_name": "Functional"}
