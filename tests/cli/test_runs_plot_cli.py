@@ -105,6 +105,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_plot_writes_a_png_with_one_line_per_run_and_curve(listed, run_cli):
+    pytest.importorskip("matplotlib")        # the plot extra
     code, _, err = run_cli("plot", "runs/rates", "runs/lone", "--output", "curves.png")
     assert code == 0, err
     assert png_size(listed / "curves.png") == (1380, 450)   # 3 panels: loss, accuracy, lr
@@ -135,6 +136,7 @@ def test_plot_without_matplotlib_says_which_extra(listed, run_cli, monkeypatch):
 
 
 def test_plot_in_a_terminal_renders_without_one(listed, run_cli):
+    pytest.importorskip("plotext")           # the plot extra
     (listed / "runs/rates/empty").mkdir()
     (listed / "runs/rates/empty/config.yaml").write_text(yaml.safe_dump(BASE))
     code, out, err = run_cli("plot", "runs/rates", "--metric", "accuracy", "--metric", "lr")
