@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from nntrain.errors import CheckpointError
-from nntrain.experiments.status import run_status
+from nntrain.training.restore import run_status
 from nntrain.training.callbacks.base import maximizes
 
 HISTORY = "history.csv"

@@ -28,11 +28,11 @@ from nntrain import validate
 from nntrain.config import Config, apply_override, load_config, validate_config
 from nntrain.errors import CheckpointError, ConfigError, InputError
 from nntrain.experiments import catalog, compare, space
-from nntrain.experiments.status import has_checkpoint, run_status
 from nntrain.from_config import located
 from nntrain.training.assembly import assemble
 from nntrain.training.atomic_files import atomic_write_text
 from nntrain.training.launch import resolved_config
+from nntrain.training.restore import latest_meta, run_status
 from nntrain.training.run_dir import RUNS_ROOT, RunDir
 
 SECTION = "sweep"
@@ -262,7 +262,7 @@ def _action(sweep: Sweep, run: SweepRun) -> str:
     status = run_status(d)
     if status in ("finished", "running"):
         return status
-    return "resume" if has_checkpoint(d) else "restart"
+    return "resume" if latest_meta(RunDir(d)) is not None else "restart"
 
 
 def _manifest(sweep: Sweep) -> dict:

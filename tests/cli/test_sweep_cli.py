@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nntrain.experiments.status import run_status
+from nntrain.training.restore import run_status
 
 CLI = [sys.executable, "-c", "from nntrain.cli.main import main; main()"]
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nntrain.experiments.status import run_status
+from nntrain.training.restore import run_status
 from nntrain.training import checkpoint as ckpt
 
 
