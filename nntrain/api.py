@@ -122,9 +122,32 @@ class Model:
         (``{class id: weight}``) weigh the training samples as Keras does; `validation_data`
         may be ``(x, y)`` or ``(x, y, sample_weight)``. With `run_dir` it writes the same run
         directory as ``nntrain fit`` (config.yaml, checkpoints, history.csv; arrays passed in
-        are kept in it as data.npz), which ``nntrain resume`` continues; without, nothing is
-        written and the config's file-writing callbacks are left out. `listeners` are extra callbacks that
-        only watch (a progress display; not part of the run's state)."""
+        are kept in it as data.npz), which ``nntrain resume`` continues — ``<run_dir>-2`` if
+        that one holds a run already; without, nothing is written and the config's
+        file-writing callbacks are left out. `listeners` are extra callbacks that only watch
+        (a progress display; not part of the run's state)."""
+        prepared = self.prepare_fit(x, y, epochs=epochs, batch_size=batch_size,
+                                    validation_split=validation_split,
+                                    validation_data=validation_data, shuffle=shuffle,
+                                    class_weight=class_weight, sample_weight=sample_weight,
+                                    callbacks=callbacks, run_dir=run_dir, verbose=verbose,
+                                    listeners=listeners)
+        trainer = prepared.trainer
+        if trainer.run is None:
+            trainer.fit(prepared.epochs)
+        else:
+            final = launch.train(prepared)
+            trainer.say(launch.files_message(trainer, final))
+        self.history = History(trainer.state.history)
+        return self.history
+
+    def prepare_fit(self, x=None, y=None, *, epochs=None, batch_size=None,
+                    validation_split=None, validation_data=None, shuffle=None,
+                    class_weight=None, sample_weight=None, callbacks=(), run_dir=None,
+                    verbose=1, listeners=()) -> TrainingRun:
+        """Everything `fit` does before the first batch — check the data, the callbacks and
+        the monitored names, then create the run directory (if any) and write its config —
+        and return the trainer, ready; `fit` is this and then training."""
         self._need_compiled()
         data = copy.deepcopy(self.config.data)
         fit_cfg = data.setdefault("fit", {})
@@ -145,22 +168,15 @@ class Model:
                               "name the weights in the config's data.sample_weight)",
                               key="sample_weight")
         dataset = self._dataset(config, x, y, validation_split, validation_data, sample_weight)
-        listeners = list(listeners) or _progress(verbose)
         trainer = make_trainer(config, self.network, (self.loss, self.metrics, self.optimizer),
-                               dataset, callbacks=callbacks, listeners=listeners,
+                               dataset, callbacks=callbacks,
+                               listeners=list(listeners) or _progress(verbose),
                                streams=(self._shuffle_rng, self._dropout_rng),
                                checkpoints=run_dir is not None)
-        epochs = fit_settings(data)["epochs"]
-        if run_dir is None:
-            trainer.fit(epochs)
-        else:
-            run = self._new_run(config, dataset, x, callbacks, run_dir, trainer)
-            self.run = run
-            final = launch.train(TrainingRun(config, trainer, epochs))
-            trainer.say(launch.files_message(trainer, final))
+        if run_dir is not None:
+            self.run = self._new_run(config, dataset, x, callbacks, run_dir, trainer)
         self.normalizer = dataset.normalizer
-        self.history = History(trainer.state.history)
-        return self.history
+        return TrainingRun(config, trainer, fit_settings(data)["epochs"])
 
     def _dataset(self, config: Config, x, y, validation_split, validation_data,
                  sample_weight=None) -> Dataset:

@@ -21,7 +21,7 @@ from nntrain.config.schema import SECTION_KEYS
 from nntrain.reference import KINDS, describe, first_sentence, generated_files
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
 
 
 # -- a minimal draft-07 validator for the subset the schema uses --------------------------------
@@ -198,7 +198,7 @@ def test_the_schema_sections_are_the_config_sections():
         assert keys_at(path) == (keys, False), path
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(ROOT)) for p in CONFIGS])
 def test_every_shipped_config_validates(path):
     assert errors_of(yaml.safe_load(path.read_text())) == []
 

@@ -13,7 +13,10 @@ import traceback
 
 import click
 
-from nntrain.cli import inspect_commands, reference_commands, train_commands  # noqa: F401
+from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import interop_commands  # noqa: F401  (export, import-weights)
+from nntrain.cli import experiment_commands  # noqa: F401  (plot, runs, sweep)
+from nntrain.cli import reference_commands  # noqa: F401  (schema, explain)
 from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted
 
@@ -45,3 +48,7 @@ def main(argv=None) -> None:
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -85,6 +85,9 @@ def fit(config_path, overrides, run_dir, quiet):
     model = nntrain.Model.from_config(config)
     target = base_directory(config.data, run_dir, Path(config_path).stem)
     progress = make_progress(quiet)
+    if "sweep" in config.data:
+        progress.message(f"Note: {config_path} has a sweep: section; fit trains the config once, "
+                         f"as it is. To run the sweep: nntrain sweep {config_path}")
     return _train(progress, lambda listeners: model.fit(run_dir=target, listeners=listeners))
 
 
@@ -169,7 +172,8 @@ def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as
 @click.option("--input", "input_path", required=True, type=FILE,
               help=".npy, .npz or .csv of inputs.")
 @click.option("--output", "output_path", default=None, type=FILE,
-              help=".npy (probabilities) or .csv (probabilities and class); default: CSV on stdout.")
+              help=".npy (probabilities) or .csv (probabilities and class); "
+                   "default: CSV on stdout.")
 @which_options
 @debug_option
 def predict(run_dir, input_path, output_path, final, latest, best, checkpoint_path):

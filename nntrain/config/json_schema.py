@@ -212,6 +212,12 @@ def section_values() -> dict[str, dict]:
         "fit.callbacks": {"type": "array", "items": ref("callback")},
         "fit.class_weight": nullable({"type": "object", "propertyNames": {"pattern": "^[0-9]+$"},
                                       "additionalProperties": {"type": "number", "minimum": 0}}),
+        "sweep.name": {"type": "string", "pattern": "^[^/]+$"},
+        "sweep.grid": {"type": "object", "description": "config key -> list of values, "
+                       "label -> value map, or a distribution string"},
+        "sweep.random": {"type": "integer", "minimum": 1},
+        "sweep.seed": {"type": "integer", "minimum": 0},
+        "sweep.workers": {"type": "integer", "minimum": 1},
     }
 
 

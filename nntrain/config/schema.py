@@ -10,7 +10,7 @@ from nntrain import validate
 from nntrain.errors import ConfigError, unknown
 
 SECTION_KEYS = {
-    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit"},
+    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit", "sweep"},
     "model": {"input_shape", "inputs", "outputs", "layers", "weights"},
     "compile": {"optimizer", "loss", "metrics", "weighted_metrics"},
     "fit": {"epochs", "batch_size", "shuffle", "callbacks", "class_weight"},
@@ -18,6 +18,8 @@ SECTION_KEYS = {
              "normalize"},
     "data.test": {"path", "x", "y", "sample_weight"},
     "data.validation": {"path", "x", "y", "sample_weight"},
+    # `nntrain sweep`: its keys mean what the command's options do (nntrain/experiments/)
+    "sweep": {"name", "grid", "random", "seed", "workers"},
 }
 
 DEFAULTS = {"fit": {"epochs": 1, "batch_size": 32, "shuffle": True, "callbacks": [],
