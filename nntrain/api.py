@@ -368,7 +368,7 @@ class Model:
             self.normalizer = checkpoint_normalizer(cp)
 
 
-FILE_WRITERS = ("ModelCheckpoint", "CSVLogger")
+FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard")
 
 
 def _entry_name(entry) -> str | None:

@@ -9,10 +9,12 @@ from nntrain.training.callbacks.early_stopping import EarlyStopping
 from nntrain.training.callbacks.model_checkpoint import ModelCheckpoint
 from nntrain.training.callbacks.csv_logger import CSVLogger
 from nntrain.training.callbacks.plateau import ReduceLROnPlateau
+from nntrain.training.callbacks.tensorboard import TensorBoard
 from nntrain.training.callbacks.terminate_on_nan import TerminateOnNaN
 
 CALLBACKS = Registry("callback", expected="a one-key map such as {EarlyStopping: {patience: 3}}")
-for _cls in (ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, CSVLogger, TerminateOnNaN):
+for _cls in (ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, CSVLogger, TerminateOnNaN,
+             TensorBoard):
     CALLBACKS.register(_cls)
 
 
@@ -26,4 +28,5 @@ def make_callbacks(specs: list) -> list[tuple[Callback, str]]:
 
 
 __all__ = ["CALLBACKS", "Callback", "CallbackList", "CSVLogger", "EarlyStopping",
-           "ModelCheckpoint", "Monitor", "ReduceLROnPlateau", "TerminateOnNaN", "make_callbacks"]
+           "ModelCheckpoint", "Monitor", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
+           "make_callbacks"]
