@@ -4,7 +4,7 @@ with its aliases, arguments and defaults, and one line of meaning (the first sen
 docstring). `docs/config-reference.md`, ``nntrain explain NAME`` and ``nntrain schema`` all read
 `describe()`, so they cannot disagree with the code.
 
-    python -m nntrain.reference            # rewrite docs/config-reference.md, docs/config.schema.json
+    python -m nntrain.reference            # rewrite docs/config-reference.md and config.schema.json
     python -m nntrain.reference --check    # exit 1 when either is out of date
 """
 

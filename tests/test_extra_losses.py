@@ -61,7 +61,8 @@ def ref_focal(t, p, alpha=0.25, gamma=2.0, from_logits=False, smoothing=0.0):
 
 # -- inputs away from kinks and clip boundaries ---------------------------------------------
 def distributions(n=6, k=4, extra=()):
-    return softmax64(RNG.standard_normal((n, *extra, k))), softmax64(RNG.standard_normal((n, *extra, k)))
+    shape = (n, *extra, k)
+    return softmax64(RNG.standard_normal(shape)), softmax64(RNG.standard_normal(shape))
 
 
 def onehot_probs(n=6, k=4, extra=()):

@@ -149,7 +149,8 @@ def test_the_reference_lists_every_entry_with_a_line_of_meaning():
 
 def test_first_sentence():
     assert first_sentence("Stop early. Then more.") == "Stop early."
-    assert first_sentence("Uses ``a.b`` (e.g. x. y) here. More.") == "Uses ``a.b`` (e.g. x. y) here."
+    text = "Uses ``a.b`` (e.g. x. y) here."
+    assert first_sentence(text + " More.") == text
     long = "Adam (Kingma, https://arxiv.org/abs/1412.6980), Keras form: " + "x" * 100 + "."
     assert first_sentence(long) == "Adam (Kingma, https://arxiv.org/abs/1412.6980), Keras form."
 
@@ -207,8 +208,8 @@ def test_configs_of_the_tests_validate_too():
     """The richest configs the suite trains (every callback, schedules, weights, metrics)."""
     from training.test_resume import DATA_AND_MODEL, EVERY_3_BATCHES, PLATEAU, SCHEDULE
     from training.test_weights import RUN
-    for text in (PLATEAU % {"epochs": 3, **EVERY_3_BATCHES}, SCHEDULE % {"epochs": 3, **EVERY_3_BATCHES},
-                 RUN, DATA_AND_MODEL):
+    values = {"epochs": 3, **EVERY_3_BATCHES}
+    for text in (PLATEAU % values, SCHEDULE % values, RUN, DATA_AND_MODEL):
         assert errors_of(yaml.safe_load(text)) == []
 
 

@@ -48,7 +48,8 @@ def test_the_weighted_loss_passes_gradcheck(loss_name, units, activation):
 
 # -- fit through the Python API ---------------------------------------------------------------
 CONFIG = {"seed": 2, "model": {"input_shape": [4], "layers": [
-    {"Dense": {"units": 8, "activation": "relu"}}, {"Dense": {"units": 3, "activation": "softmax"}}]},
+    {"Dense": {"units": 8, "activation": "relu"}},
+    {"Dense": {"units": 3, "activation": "softmax"}}]},
     "compile": {"optimizer": {"name": "sgd", "learning_rate": 0.05},
                 "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
                 "weighted_metrics": ["accuracy", "AUC"]}}
