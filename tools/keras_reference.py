@@ -1,6 +1,6 @@
-"""Compare nntrain's new layers with real Keras 3 on the same weights, and print Keras's
-parameter counts for a small model of each new layer (the numbers pinned in
-tests/layers/test_keras_counts.py).
+"""Compare nntrain's new layers with real Keras 3 on the same weights, and Keras's parameter
+counts and output shapes for a small model of each new layer and for the configs using them
+with nntrain's and with the numbers pinned in tests/test_summary_layers.py.
 
 Run with a Keras 3 venv (torch backend) and this checkout on the path:
 
@@ -98,72 +98,173 @@ def compare_conv_transpose():
           f"None/0/1/2, dilation 1/2): worst {worst:.2e}")
 
 
-# (nntrain layer entry, Keras layer, input shape): one small Sequential model each
-def keras_count_models():
+def compare_deterministic():
+    """Weight-free or simple layers, forward on the same input (and weights)."""
     L = keras.layers
-    return [
-        ("MultiHeadAttention self", lambda: mha_model((10, 16), [], num_heads=4, key_dim=8)),
-        ("MultiHeadAttention q,v", lambda: mha_model((10, 16), [(12, 6)], num_heads=2,
-                                                     key_dim=5, value_dim=3)),
-        ("MultiHeadAttention q,v,k", lambda: mha_model((10, 16), [(12, 6), (12, 4)],
-                                                       num_heads=2, key_dim=5,
-                                                       output_shape=7, use_bias=False)),
-        ("Conv1DTranspose", (40, 3), L.Conv1DTranspose(8, 5, strides=2, padding="same")),
-        ("Conv2DTranspose", (7, 7, 4), L.Conv2DTranspose(6, 3, strides=2)),
-        ("UpSampling1D", (10, 3), L.UpSampling1D(3)),
-        ("UpSampling2D", (4, 5, 3), L.UpSampling2D((2, 3), interpolation="bilinear")),
-        ("ZeroPadding1D", (10, 3), L.ZeroPadding1D((1, 2))),
-        ("ZeroPadding2D", (4, 5, 3), L.ZeroPadding2D(((1, 0), (2, 3)))),
-        ("Cropping1D", (10, 3), L.Cropping1D((1, 2))),
-        ("Cropping2D", (6, 7, 3), L.Cropping2D(((1, 0), (2, 3)))),
-        ("SpatialDropout1D", (10, 3), L.SpatialDropout1D(0.3)),
-        ("SpatialDropout2D", (4, 5, 3), L.SpatialDropout2D(0.3)),
-        ("GaussianNoise", (10, 3), L.GaussianNoise(0.1)),
-        ("GaussianDropout", (10, 3), L.GaussianDropout(0.2)),
-        ("AlphaDropout", (10, 3), L.AlphaDropout(0.2)),
-        ("RepeatVector", (6,), L.RepeatVector(4)),
-        ("Permute", (4, 5, 3), L.Permute((3, 1, 2))),
-        ("ReLU", (10,), L.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5)),
-        ("Softmax", (4, 5), L.Softmax(axis=1)),
-        ("GroupNormalization", (10, 8), L.GroupNormalization(groups=4)),
-        ("RandomFlip", (8, 8, 1), L.RandomFlip()),
-        ("RandomTranslation", (8, 8, 1), L.RandomTranslation(0.1, 0.2)),
-        ("RandomCrop", (8, 8, 1), L.RandomCrop(6, 5)),
-        ("RandomRotation", (8, 8, 1), L.RandomRotation(0.1)),
-        ("RandomZoom", (8, 8, 1), L.RandomZoom(0.2)),
-        ("Maxout (as Dense units*pieces)", (10,), L.Dense(4 * 3)),
-        ("PositionEmbedding (as Embedding seq x dim)", None, None),
+    cases = [
+        ("UpSampling2D", (5, 4, 3), {"size": (2, 3), "interpolation": "bilinear"},
+         L.UpSampling2D((2, 3), interpolation="bilinear")),
+        ("UpSampling2D", (5, 4, 3), {"size": 2}, L.UpSampling2D(2)),
+        ("UpSampling1D", (5, 3), {"size": 3}, L.UpSampling1D(3)),
+        ("ZeroPadding2D", (5, 4, 3), {"padding": ((1, 0), (2, 3))},
+         L.ZeroPadding2D(((1, 0), (2, 3)))),
+        ("Cropping2D", (5, 4, 3), {"cropping": ((1, 0), (2, 1))}, L.Cropping2D(((1, 0), (2, 1)))),
+        ("Cropping1D", (5, 3), {"cropping": (2, 1)}, L.Cropping1D((2, 1))),
+        ("RepeatVector", (5,), {"n": 3}, L.RepeatVector(3)),
+        ("Permute", (5, 4, 3), {"dims": (3, 1, 2)}, L.Permute((3, 1, 2))),
+        ("ReLU", (20,), {"max_value": 0.8, "negative_slope": 0.1, "threshold": 0.3},
+         L.ReLU(max_value=0.8, negative_slope=0.1, threshold=0.3)),
+        ("ReLU", (20,), {"negative_slope": 0.2}, L.ReLU(negative_slope=0.2)),
+        ("Softmax", (4, 5), {"axis": [1, 2]}, L.Softmax(axis=[1, 2])),
+        ("GroupNormalization", (5, 4, 8), {"groups": 4}, L.GroupNormalization(groups=4)),
+        ("GroupNormalization", (6, 8), {"groups": -1}, L.GroupNormalization(groups=-1)),
+        ("RandomCrop", (8, 8, 2), {"height": 6, "width": 5}, None),
     ]
+    print("Deterministic layers: max |nntrain - keras| (inference)")
+    for name, shape, kwargs, theirs in cases:
+        ours = nn_layer(name, shape, **kwargs)
+        randomize(ours)
+        x = RNG.standard_normal((3, *shape)).astype("float32")
+        if theirs is None:   # Keras 3.15 RandomCrop returns x at inference; its documented rule:
+            ref = keras.ops.convert_to_numpy(keras.ops.image.resize(
+                x, (6, 5), crop_to_aspect_ratio=True))
+        else:
+            theirs(x)
+            if ours.params:
+                theirs.set_weights(list(ours.params.values()))
+            ref = keras_out(theirs, x)
+        y = ours.forward(x)
+        assert y.shape == ref.shape, (name, y.shape, ref.shape)
+        print(f"  {name} {kwargs}: {np.abs(y - ref).max():.2e}")
 
 
-def mha_model(q_shape, others, **kwargs):
-    inputs = [keras.Input(q_shape)] + [keras.Input(s) for s in others]
-    layer = keras.layers.MultiHeadAttention(**kwargs)
-    value = inputs[1] if len(inputs) > 1 else inputs[0]
-    out = layer(inputs[0], value, key=inputs[2] if len(inputs) > 2 else None)
-    return keras.Model(inputs, out)
+def compare_affine_sampling():
+    """The augmentation layers' sampling against ``keras.ops.image.affine_transform`` on the
+    same transforms (the random draws themselves cannot agree)."""
+    from nntrain.layers.sampling import AffineSample
+    print("Affine sampling (RandomTranslation/Rotation/Zoom): max |nntrain - keras|")
+    n, h, w = 4, 7, 6
+    x = RNG.standard_normal((n, h, w, 2)).astype("float32")
+    rows, cols = np.meshgrid(np.arange(h, dtype=float), np.arange(w, dtype=float), indexing="ij")
+    angle = RNG.uniform(-40, 40, n)
+    zoom = RNG.uniform(0.7, 1.3, (n, 2))
+    shift = RNG.uniform(-3, 3, (n, 2))
+    worst = {}
+    for i in range(n):
+        c, s = np.cos(np.deg2rad(angle[i])), np.sin(np.deg2rad(angle[i]))
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        zx, zy = zoom[i]
+        transforms = {
+            "translation": [1, 0, -shift[i, 0], 0, 1, -shift[i, 1], 0, 0],
+            "rotation": [c, -s, cx - cx * c + cy * s, s, c, cy - cx * s - cy * c, 0, 0],
+            "zoom": [zx, 0, cx * (1 - zx), 0, zy, cy * (1 - zy), 0, 0],
+        }
+        for kind, t in transforms.items():
+            a0, a1, a2, b0, b1, b2 = t[:6]
+            src_cols = a0 * cols + a1 * rows + a2
+            src_rows = b0 * cols + b1 * rows + b2
+            for fill in ("reflect", "wrap", "nearest", "constant"):
+                for interp in ("bilinear", "nearest"):
+                    plan = AffineSample((1, h, w, 2), src_rows[None], src_cols[None],
+                                        interpolation=interp, fill_mode=fill, fill_value=0.5)
+                    ours = plan.apply(x[i:i + 1])
+                    ref = keras.ops.convert_to_numpy(keras.ops.image.affine_transform(
+                        x[i:i + 1], np.array([t], "float32"), interpolation=interp,
+                        fill_mode=fill, fill_value=0.5))
+                    key = (kind, fill, interp)
+                    worst[key] = max(worst.get(key, 0.0), float(np.abs(ours - ref).max()))
+    for key, err in worst.items():
+        print(f"  {key}: {err:.2e}")
+
+
+MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
+
+
+class PositionEmbedding(keras.layers.Layer):
+    """keras_hub's PositionEmbedding (not installed here): one learned row per position."""
+
+    def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.sequence_length, self.initializer = sequence_length, initializer
+
+    def build(self, shape):
+        self.embeddings = self.add_weight(name="embeddings", initializer=self.initializer,
+                                          shape=(self.sequence_length, shape[-1]))
+
+    def call(self, x):
+        return keras.ops.broadcast_to(self.embeddings[:x.shape[1]], keras.ops.shape(x))
+
+
+class Maxout(keras.layers.Layer):
+    """nntrain's Maxout in Keras: Dense(units * pieces), then the max of each group of pieces."""
+
+    def __init__(self, units, pieces=2, **kwargs):
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.dense = keras.layers.Dense(units * pieces, **kwargs)
+
+    def call(self, x):
+        z = self.dense(x)
+        return keras.ops.max(keras.ops.reshape(z, (*z.shape[:-1], self.units, self.pieces)), -1)
+
+
+def keras_model(model_cfg: dict) -> keras.Model:
+    """The Keras functional model of an nntrain `model:` section."""
+    shapes = model_cfg.get("inputs") or {"input_layer": model_cfg["input_shape"]}
+    tensors = {name: keras.Input(tuple(shape), name=name) for name, shape in shapes.items()}
+    previous = next(iter(tensors))
+    for entry in model_cfg["layers"]:
+        (cls, args), = entry.items()
+        args = dict(args or {})
+        sources = args.pop("inputs", previous)
+        xs = [tensors[s] for s in ([sources] if isinstance(sources, str) else sources)]
+        if cls == "MultiHeadAttention":
+            causal = args.pop("use_causal_mask", False)
+            layer = keras.layers.MultiHeadAttention(**args)
+            y = layer(xs[0], xs[1] if len(xs) > 1 else xs[0],
+                      key=xs[2] if len(xs) > 2 else None, use_causal_mask=causal)
+        else:
+            make = {"PositionEmbedding": PositionEmbedding, "Maxout": Maxout}.get(cls) or \
+                getattr(keras.layers, cls)
+            layer = make(**args)
+            y = layer(xs) if cls in MERGES else layer(xs[0])
+        tensors[layer.name] = y
+        previous = layer.name
+    return keras.Model(list(tensors[n] for n in shapes), tensors[previous])
 
 
 def print_counts():
-    print("Keras parameter counts and output shapes (model.summary() totals):")
-    for row in keras_count_models():
-        name = row[0]
-        if len(row) == 2:
-            model = row[1]()
-        else:
-            _, shape, layer = row
-            if shape is None:
-                model = keras.Sequential([keras.Input((40,), dtype="int32"),
-                                          keras.layers.Embedding(40, 32)])
-            else:
-                model = keras.Sequential([keras.Input(shape), layer])
-        t = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-        nt = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
-        print(f"  {name:45s} total {model.count_params():6d} trainable {t:6d} "
-              f"non-trainable {nt:4d} output {tuple(model.output_shape)}")
+    """Keras's counts for the models pinned in tests/test_summary_layers.py."""
+    import yaml
+
+    from nntrain.builder import build_model
+    from nntrain.summary import model_summary
+    from tests.test_summary_layers import CASES, model_config
+
+    print("Parameter counts, Keras 3.15 vs nntrain (and the numbers pinned in the tests):")
+    rows = [(name, model_config(shape, layers), total, trainable, out)
+            for name, shape, layers, total, trainable, out in CASES]
+    for config in ("mnist1d_transformer.yaml", "digits_autoencoder.yaml"):
+        with open(f"configs/{config}") as f:
+            rows.append((config, yaml.safe_load(f)["model"], None, None, None))
+    for name, cfg, total, trainable, out in rows:
+        km = keras_model(cfg)
+        t = sum(int(np.prod(w.shape)) for w in km.trainable_weights)
+        ours = model_summary(build_model(cfg))
+        keras_out = [None, *km.output_shape[1:]]
+        same = (km.count_params(), t) == (ours["total_params"], ours["trainable_params"]) \
+            and keras_out == ours["layers"][-1]["output_shape"]
+        pinned = "" if total is None else \
+            ("pinned ok" if (total, trainable, out) == (km.count_params(), t, keras_out)
+             else f"PINNED {total} {trainable} {out}")
+        print(f"  {name:28s} keras total {km.count_params():6d} trainable {t:6d} output "
+              f"{keras_out}  {'same' if same else 'DIFFERENT: ' + str(ours['total_params'])}"
+              f"  {pinned}")
 
 
 if __name__ == "__main__":
     compare_mha()
     compare_conv_transpose()
+    compare_deterministic()
+    compare_affine_sampling()
     print_counts()

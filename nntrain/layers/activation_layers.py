@@ -107,9 +107,12 @@ class ELU(Layer):
 
 @register
 class ReLU(Layer):
-    """Keras's general rectifier: ``x`` above `threshold` (0 below), capped at `max_value`,
-    plus ``negative_slope * (x - threshold)`` below the threshold. The defaults are plain
-    relu; ``max_value: 6`` is relu6."""
+    """Rectified linear unit with Keras's threshold, cap (`max_value`) and leak
+    (`negative_slope`).
+
+    ``x`` above `threshold` (0 below), capped at `max_value`, plus
+    ``negative_slope * (x - threshold)`` below the threshold. The defaults are plain relu;
+    ``max_value: 6`` is relu6."""
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **base):
         super().__init__(**base)
@@ -147,8 +150,9 @@ class ReLU(Layer):
 
 @register
 class Softmax(Layer):
-    """Softmax over `axis` (an int or a list; Keras numbering, 1 is the first axis after the
-    batch, -1 the last). Over the last axis alone it is the softmax activation, so a
+    """Softmax over `axis`: an int or a list of axes (1 is the first axis after the batch).
+
+    Over the last axis alone (the default, -1) it is the softmax activation, so a
     cross-entropy loss after it gets the fused gradient."""
 
     def __init__(self, axis=-1, **base):

@@ -41,10 +41,11 @@ def _output_shape_arg(value):
 
 @register
 class MultiHeadAttention(Layer):
-    """Scaled dot-product attention over `num_heads` heads: project query, key and value per
-    head, ``softmax(q·k / sqrt(key_dim))`` over the key positions (dropout on those
-    probabilities in training), weigh the values, project back to the query's feature size
-    (or `output_shape`).
+    """Multi-head scaled dot-product attention (Vaswani et al. 2017), Keras's layer.
+
+    Project query, key and value per head, take ``softmax(q·k / sqrt(key_dim))`` over the key
+    positions (dropout on those probabilities in training), weigh the values, and project
+    back to the query's feature size (or `output_shape`).
 
     `use_causal_mask` is a call argument in Keras; here it is fixed per layer: query position
     i attends only to key positions j <= i.

@@ -70,9 +70,11 @@ class _Augment(Layer):
 
 @register
 class RandomFlip(_Augment):
-    """Flip each image left-right ('horizontal'), top-bottom ('vertical') or, by default,
-    both, each with probability 1/2. As in Keras 3, 'horizontal_and_vertical' makes one draw
-    per image for both flips: an image is either turned by 180 degrees or left alone."""
+    """Randomly flips images left-right and/or top-bottom, in training.
+
+    `mode` 'horizontal', 'vertical' or, by default, both, each with probability 1/2. As in
+    Keras 3, 'horizontal_and_vertical' makes one draw per image for both flips: an image is
+    either turned by 180 degrees or left alone."""
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
@@ -136,9 +138,11 @@ class _Affine(_Augment):
 
 @register
 class RandomTranslation(_Affine):
-    """Shift each image by a random fraction of its height (`height_factor`) and width
-    (`width_factor`): a number f draws from [-f, f], a pair from [lower, upper], within
-    [-1, 1]; positive shifts move the content down / right."""
+    """Randomly shifts images by a fraction of their height and width, in training.
+
+    The fractions of the height (`height_factor`) and width (`width_factor`): a number f
+    draws from [-f, f], a pair from [lower, upper], within [-1, 1]; positive shifts move the
+    content down / right."""
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, **base):
@@ -159,9 +163,10 @@ class RandomTranslation(_Affine):
 
 @register
 class RandomRotation(_Affine):
-    """Rotate each image about its centre by a random angle: `factor` is a fraction of a full
-    turn, a number f drawing from [-f, f] * 360 degrees, a pair from [lower, upper] * 360;
-    positive angles turn counter-clockwise."""
+    """Randomly rotates images about their centre, in training.
+
+    `factor` is a fraction of a full turn, a number f drawing from [-f, f] * 360 degrees, a
+    pair from [lower, upper] * 360; positive angles turn counter-clockwise."""
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **base):
@@ -185,10 +190,11 @@ class RandomRotation(_Affine):
 
 @register
 class RandomZoom(_Affine):
-    """Zoom each image about its centre by a random amount: `height_factor` f draws the
-    vertical factor from [1 - f, 1 + f] (a pair: [1 + lower, 1 + upper]), each in (-1, 1];
-    `width_factor` likewise, or, when null, the vertical factor is used for both (aspect
-    ratio kept). Positive values zoom out, negative values zoom in."""
+    """Randomly zooms images in or out about their centre, in training.
+
+    `height_factor` f draws the vertical factor from [1 - f, 1 + f] (a pair: [1 + lower,
+    1 + upper]), each in (-1, 1]; `width_factor` likewise, or, when null, the vertical factor
+    is used for both (aspect ratio kept). Positive values zoom out, negative values zoom in."""
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, **base):
@@ -211,10 +217,12 @@ class RandomZoom(_Affine):
 
 @register
 class RandomCrop(_Augment):
-    """Crop a random `height` x `width` window, one location for the whole batch (as Keras
-    does). At inference, and in training when the image is not larger than the target in both
-    axes, Keras's documented rule applies: the largest central window with the target's aspect
-    ratio, resized (bilinear) to height x width. (Keras 3.15 itself returns the uncropped image
+    """Crops a random `height` x `width` window in training; the central window at inference.
+
+    One location for the whole batch, as Keras does. At inference, and in training when the
+    image is not larger than the target in both axes, Keras's documented rule applies: the
+    largest central window with the target's aspect ratio, resized (bilinear) to height x
+    width. (Keras 3.15 itself returns the uncropped image
     at inference, contradicting its own output shape; a model here needs one shape.)"""
 
     def __init__(self, height, width, seed=None, data_format=None, **base):

@@ -81,8 +81,10 @@ class Embedding(Layer):
 
 @register
 class PositionEmbedding(Layer):
-    """A learned embedding per position, as keras_hub's ``PositionEmbedding`` (Keras itself has
-    none): x : (batch, steps, features) → the table's first `steps` rows broadcast to x's shape.
+    """A learned embedding per sequence position, keras_hub's ``PositionEmbedding``.
+
+    Keras itself has none. x : (batch, steps, features) → the table's first `steps` rows
+    broadcast to x's shape.
 
     The output does not depend on x's values, only on its shape: add it to the sequence with
     an ``Add`` layer, as in keras_hub (``x + PositionEmbedding(sequence_length)(x)``). Weight

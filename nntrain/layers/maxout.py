@@ -22,7 +22,9 @@ from nntrain.layers.base import Layer, check_initializer, check_regularizer, reg
 
 @register
 class Maxout(Layer):
-    """x : (batch, ..., in) → (batch, ..., units), with
+    """A dense layer of units * pieces outputs, maxed over each unit's pieces (Maxout).
+
+    x : (batch, ..., in) → (batch, ..., units), with
     ``y[u] = max over p of (x @ kernel + bias)[u * pieces + p]``; the gradient goes to the piece
     that won (the first on ties)."""
 

@@ -71,14 +71,14 @@ class _SpatialDropout(_Noise):
 
 @register
 class SpatialDropout1D(_SpatialDropout):
-    """(batch, steps, channels): drops entire channels (1D feature maps)."""
+    """Drops entire channels of (batch, steps, channels), in training."""
 
     rank = 1
 
 
 @register
 class SpatialDropout2D(_SpatialDropout):
-    """(batch, h, w, channels): drops entire channels (2D feature maps)."""
+    """Drops entire channels of (batch, h, w, channels), in training."""
 
     rank = 2
 
@@ -89,8 +89,9 @@ class SpatialDropout2D(_SpatialDropout):
 
 @register
 class GaussianNoise(_Noise):
-    """Adds zero-mean normal noise of standard deviation `stddev` (0 to 1, as Keras checks);
-    for any input shape, sequences included."""
+    """Adds zero-mean normal noise of standard deviation `stddev`, in training.
+
+    `stddev` is in [0, 1], as Keras checks; any input shape, sequences included."""
 
     def __init__(self, stddev, seed=None, **base):
         super().__init__(**base)
@@ -110,7 +111,7 @@ class GaussianNoise(_Noise):
 
 @register
 class GaussianDropout(_Noise):
-    """Multiplies by normal noise of mean 1 and standard deviation sqrt(rate / (1 - rate))."""
+    """Multiplies by normal noise of mean 1 and stddev sqrt(rate / (1 - rate)), in training."""
 
     def __init__(self, rate, seed=None, **base):
         super().__init__(**base)
@@ -132,8 +133,10 @@ class GaussianDropout(_Noise):
 
 @register
 class AlphaDropout(_Noise):
-    """Dropout that keeps SELU's self-normalization: dropped units are set to SELU's negative
-    saturation ``-scale * alpha``, then ``a * x + b`` restores mean and variance, with
+    """Dropout that keeps SELU's mean and variance (self-normalizing networks), in training.
+
+    Dropped units are set to SELU's negative saturation ``-scale * alpha``, then ``a * x + b``
+    restores mean and variance, with
     ``a = ((1 - rate) * (1 + rate * alpha'^2)) ** -0.5`` and ``b = -a * alpha' * rate``.
     `noise_shape` (batch axis included; None entries take the input's size) shares one draw
     along the axes given as 1."""

@@ -185,9 +185,10 @@ class LayerNormalization(_Norm):
 
 @register
 class GroupNormalization(_Norm):
-    """Split the channels (last axis) into `groups` groups of consecutive channels and normalize
-    each sample's group over its spatial axes and channels; ``groups: -1`` is instance
-    normalization (one channel per group), ``groups: 1`` is LayerNormalization over everything.
+    """Normalizes each sample over groups of consecutive channels and its spatial axes.
+
+    The channels (last axis) form `groups` groups; ``groups: -1`` is instance normalization
+    (one channel per group), ``groups: 1`` normalizes over everything.
 
     x : (batch, ..., C) → same shape; gamma, beta (C,). C must be a multiple of groups.
     """

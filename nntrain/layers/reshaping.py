@@ -66,7 +66,7 @@ class _Pad(Layer):
 
 @register
 class ZeroPadding1D(_Pad):
-    """`padding`: an int or (left, right) steps of zeros."""
+    """Pads the steps with zeros: `padding` an int or (left, right)."""
 
     rank = 1
 
@@ -76,7 +76,8 @@ class ZeroPadding1D(_Pad):
 
 @register
 class ZeroPadding2D(_Pad):
-    """`padding`: an int, (rows, columns) on both sides, or ((top, bottom), (left, right))."""
+    """Pads rows and columns with zeros: `padding` an int, (rows, columns) on both sides, or
+    ((top, bottom), (left, right))."""
 
     rank = 2
 
@@ -116,7 +117,7 @@ class _Crop(Layer):
 
 @register
 class Cropping1D(_Crop):
-    """`cropping`: an int or (start, end) steps to drop."""
+    """Drops steps at the ends: `cropping` an int or (start, end)."""
 
     rank = 1
 
@@ -126,7 +127,8 @@ class Cropping1D(_Crop):
 
 @register
 class Cropping2D(_Crop):
-    """`cropping`: an int, (rows, columns) from both sides, or ((top, bottom), (left, right))."""
+    """Drops rows and columns at the edges: `cropping` an int, (rows, columns) from both
+    sides, or ((top, bottom), (left, right))."""
 
     rank = 2
 
@@ -159,9 +161,10 @@ class UpSampling1D(Layer):
 
 @register
 class UpSampling2D(Layer):
-    """Scale height and width by `size`: (batch, h, w, C) → (batch, h * sh, w * sw, C), by
-    repeating pixels ('nearest') or with bilinear interpolation (half-pixel centres, as
-    Keras's ``ops.image.resize``)."""
+    """Scales height and width by `size`, repeating pixels or bilinearly.
+
+    (batch, h, w, C) → (batch, h * sh, w * sw, C); `interpolation` 'nearest' repeats pixels,
+    'bilinear' interpolates with half-pixel centres, as Keras's ``ops.image.resize``."""
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **base):
         super().__init__(**base)
