@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nntrain.model import Model
+from nntrain.model import Network
 
 
-def forward_backward(model: Model, loss, xs: list[np.ndarray], y: np.ndarray,
+def forward_backward(model: Network, loss, xs: list[np.ndarray], y: np.ndarray,
                      training: bool = True) -> tuple[float, np.ndarray, list]:
     """Run forward and backward; returns (loss including regularization, model output, input
     gradients). Parameter gradients are then in `model.gradients()`."""
