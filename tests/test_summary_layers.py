@@ -9,7 +9,7 @@ with the same weights) and compares with the numbers below.
 
 import pytest
 
-from nntrain import workspace
+from nntrain import from_config
 from nntrain.builder import build_model
 from nntrain.summary import model_summary
 from tests.conftest import ROOT
@@ -91,5 +91,5 @@ SHIPPED = [
 
 @pytest.mark.parametrize("config,total,trainable", SHIPPED)
 def test_shipped_configs_have_keras_counts(config, total, trainable):
-    s = model_summary(workspace.build(workspace.open_config(ROOT / "configs" / config)))
+    s = model_summary(from_config.build(from_config.open_config(ROOT / "configs" / config)))
     assert (s["total_params"], s["trainable_params"]) == (total, trainable)
