@@ -14,6 +14,7 @@ import traceback
 import click
 
 from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import interop_commands  # noqa: F401  (export, import-weights)
 from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted
 
@@ -45,3 +46,7 @@ def main(argv=None) -> None:
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
