@@ -4,6 +4,11 @@ Used by the test suite for every layer, and by ``nntrain gradcheck`` to show a u
 own model's gradients are right. The relative error of a tensor is
 ``|a - n| / max(|a| + |n|, 1e-12)`` over the whole tensor (Euclidean norms), so one tiny entry
 cannot dominate and an all-zero gradient compares as 0.
+
+`check_model` (the ``nntrain gradcheck`` command) first takes off the part of ``|a - n|`` that
+the central differences' own rounding explains: each numeric entry carries an error of about
+``|f| * 2**-52 / eps``, which for a gradient that is exactly zero (an attention key's bias: a
+constant added to a softmax's inputs changes nothing) or tiny is all there is to compare.
 """
 
 from __future__ import annotations
@@ -13,10 +18,19 @@ from typing import Callable
 import numpy as np
 
 
-def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    num = np.linalg.norm(analytic - numeric)
+def relative_error(analytic: np.ndarray, numeric: np.ndarray, noise: float = 0.0) -> float:
+    """The relative error of two gradients; `noise` (the numeric estimate's rounding, as a
+    norm over the entries compared) is taken off the difference first."""
+    num = max(np.linalg.norm(analytic - numeric) - noise, 0.0)
     den = max(np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-12)
     return float(num / den)
+
+
+def rounding_noise(value: float, entries: int, eps: float) -> float:
+    """The norm of central differences' rounding error over `entries` entries of f = `value`:
+    each difference quotient is off by about ``|f| * 2**-52 / eps`` (float64); a factor 4 of
+    margin for the two evaluations and the regularization terms."""
+    return 4.0 * max(abs(value), 1.0) * np.finfo(np.float64).eps / eps * np.sqrt(entries)
 
 
 def numeric_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -127,7 +141,7 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
         return float(loss(y, out)) + model.regularization_loss()
 
     reseed()
-    _, _, input_grads = forward_backward(model, loss, xs, y, training=True)
+    f0, _, input_grads = forward_backward(model, loss, xs, y, training=True)
     grads = model.gradients()
 
     rows = []
@@ -137,7 +151,9 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
         idx = _entries(w.size, max_entries, rng)
         analytic = grads[key].reshape(-1)[idx]
         numeric = numeric_at(value, w, idx, eps)
-        rows.append({"layer": layer, "param": param, "rel_error": relative_error(analytic, numeric),
+        noise = rounding_noise(f0, len(idx), eps)
+        rows.append({"layer": layer, "param": param,
+                     "rel_error": relative_error(analytic, numeric, noise),
                      "entries": int(len(idx))})
     for name, x, g in zip(model.input_names, xs, input_grads):
         if g is None or not np.issubdtype(x.dtype, np.floating):
@@ -145,7 +161,8 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
         idx = _entries(x.size, max_entries, rng)
         numeric = numeric_at(value, x, idx, eps)
         rows.append({"layer": name, "param": "input", "entries": int(len(idx)),
-                     "rel_error": relative_error(g.reshape(-1)[idx], numeric)})
+                     "rel_error": relative_error(g.reshape(-1)[idx], numeric,
+                                                 rounding_noise(f0, len(idx), eps))})
     return rows
 
 
