@@ -14,6 +14,7 @@ import traceback
 import click
 
 from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import diagnose_commands  # noqa: F401  (registers `diagnose`)
 from nntrain.cli.app import cli
 from nntrain.errors import InputError, TrainingAborted
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from nntrain.config.entries import construct, parse_entry
 from nntrain.training.callbacks.base import Callback, Monitor
 from nntrain.training.callbacks.early_stopping import EarlyStopping
+from nntrain.training.callbacks.layer_stats import LayerStats
 from nntrain.training.callbacks.model_checkpoint import ModelCheckpoint
 from nntrain.training.callbacks.plateau import ReduceLROnPlateau
 from nntrain.training.callbacks.simple import CSVLogger, TerminateOnNaN
 
 CALLBACKS = {c.__name__: c for c in
-             (ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, CSVLogger, TerminateOnNaN)}
+             (ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, CSVLogger, TerminateOnNaN,
+              LayerStats)}
 
 
 def make_callbacks(specs: list) -> list[tuple[Callback, str]]:
@@ -26,5 +28,5 @@ def make_callbacks(specs: list) -> list[tuple[Callback, str]]:
     return out
 
 
-__all__ = ["CALLBACKS", "Callback", "CSVLogger", "EarlyStopping", "ModelCheckpoint", "Monitor",
-           "ReduceLROnPlateau", "TerminateOnNaN", "make_callbacks"]
+__all__ = ["CALLBACKS", "Callback", "CSVLogger", "EarlyStopping", "LayerStats", "ModelCheckpoint",
+           "Monitor", "ReduceLROnPlateau", "TerminateOnNaN", "make_callbacks"]
