@@ -17,7 +17,7 @@ import numpy as np
 
 from nntrain.diagnostics import stats
 from nntrain.diagnostics.probe import Probe, run_probe
-from nntrain.diagnostics.thresholds import LIMITS, Limits
+from nntrain.diagnostics.thresholds import LIMITS, RELU_FAMILY, Limits
 from nntrain.diagnostics.warnings import find_warnings
 
 
@@ -38,16 +38,18 @@ def diagnose(model, loss, xs: list[np.ndarray], y: np.ndarray, *, optimizer=None
 
 def layer_rows(model, probe: Probe, *, histograms: bool = True) -> list[dict]:
     """One row per layer the output depends on, in model order."""
+    nodes = [n for n in model.nodes if n.layer.name in probe.outputs]
+    kinds = {n.layer.name: stats.activation_kind(n.layer) for n in nodes}
+    span = _relu_span(probe, kinds) if histograms else None
     rows = []
-    for node in model.nodes:
+    for node in nodes:
         layer = node.layer
-        if layer.name not in probe.outputs:
-            continue
-        kind = stats.activation_kind(layer)
+        kind = kinds[layer.name]
         row = {"name": layer.name, "type": type(layer).__name__, "activation": kind,
                "output_shape": [None, *node.output_shape]}
         row.update(stats.output_stats(probe.outputs[layer.name], kind,
-                                      with_histogram=histograms))
+                                      with_histogram=histograms,
+                                      span=span if kind in RELU_FAMILY else None))
         row.update(_weight_numbers(layer, probe))
         row["finite"] = all(v is None or math.isfinite(v)
                             for v in (row["mean"], row["std"], row["grad_norm"]))
@@ -56,6 +58,17 @@ def layer_rows(model, probe: Probe, *, histograms: bool = True) -> list[dict]:
             row["through_time"] = stats.through_time(dx, layer.go_backwards)
         rows.append(_clean(row))
     return rows
+
+
+def _relu_span(probe: Probe, kinds: dict) -> tuple[float, float] | None:
+    """One histogram range for every ReLU-family layer, so that a stack whose outputs shrink
+    (relu + glorot) shows it as the histograms squeezing toward 0, as in the notes' figure."""
+    spans = [stats.value_range(probe.outputs[name]) for name, kind in kinds.items()
+             if kind in RELU_FAMILY]
+    spans = [s for s in spans if s is not None]
+    if not spans:
+        return None
+    return min(0.0, *(lo for lo, _ in spans)), max(hi for _, hi in spans)
 
 
 def _weight_numbers(layer, probe: Probe) -> dict:

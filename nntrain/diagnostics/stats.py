@@ -47,32 +47,38 @@ def saturated_fraction(y: np.ndarray, kind: str) -> float:
     return float((np.abs(y) > th.TANH_SATURATED).mean())
 
 
-def histogram(y: np.ndarray, kind: str | None) -> dict:
-    """30-bin histogram of the finite values: {"edges": 31 floats, "counts": 30 ints}. A bounded
-    activation uses its whole range (see `thresholds.BOUNDED_RANGE`), others min..max."""
+def value_range(y: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of the finite values, None if there are none."""
+    finite = y[np.isfinite(y)]
+    return (float(finite.min()), float(finite.max())) if finite.size else None
+
+
+def histogram(y: np.ndarray, kind: str | None, span: tuple[float, float] | None = None
+              ) -> dict:
+    """30-bin histogram of the finite values: {"edges": 31 floats, "counts": 30 ints}, over
+    `span` if given, else a bounded activation's whole range (`thresholds.BOUNDED_RANGE`), else
+    the values' min..max."""
     values = y.ravel()
     finite = values[np.isfinite(values)]
-    if kind in th.BOUNDED_RANGE:
-        lo, hi = th.BOUNDED_RANGE[kind]
-    elif finite.size:
-        lo, hi = float(finite.min()), float(finite.max())
-    else:
-        lo, hi = 0.0, 1.0
+    if span is None:
+        span = th.BOUNDED_RANGE.get(kind) or value_range(finite) or (0.0, 1.0)
+    lo, hi = span
     if hi <= lo:   # a constant output: one bin around the value
         lo, hi = lo - 0.5, hi + 0.5
     counts, edges = np.histogram(finite, bins=th.HISTOGRAM_BINS, range=(lo, hi))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def output_stats(y: np.ndarray, kind: str | None, *, with_histogram: bool = True) -> dict:
+def output_stats(y: np.ndarray, kind: str | None, *, with_histogram: bool = True,
+                 span: tuple[float, float] | None = None) -> dict:
     """mean, std, dead_fraction (ReLU family, else None), saturated_fraction (tanh, sigmoid,
-    softmax, else None) and optionally the histogram of one layer's output."""
+    softmax, else None) and optionally the histogram of one layer's output (over `span`)."""
     y = np.asarray(y)
     out = {"mean": float(y.mean(dtype=np.float64)), "std": float(y.std(dtype=np.float64)),
            "dead_fraction": dead_fraction(y) if kind in th.RELU_FAMILY else None,
            "saturated_fraction": saturated_fraction(y, kind) if kind in th.SATURATING else None}
     if with_histogram:
-        out["histogram"] = histogram(y, kind)
+        out["histogram"] = histogram(y, kind, span)
     return out
 
 

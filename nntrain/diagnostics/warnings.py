@@ -140,7 +140,8 @@ def _gradient_trend(rows, limits, explained, any_dead):
         return []
     first, last = weighted[0], weighted[-1]
     a, b = first["grad_norm"], last["grad_norm"]
-    kinds = {r["activation"] for r in weighted[:-1]} - {None, "linear"}
+    between = rows[rows.index(first):rows.index(last)]
+    kinds = {r["activation"] for r in between} - {None, "linear"}
     via = f" ({kinds.pop()})" if len(kinds) == 1 else ""
     if a == 0 or b / a > limits.gradient_fall:
         fall = "to 0" if a == 0 else f"{_factor(b / a)}"
@@ -220,7 +221,7 @@ def _fraction(x: float) -> str:
     if x <= 0:
         return "0×"
     inverse = 1 / x
-    return f"1/{inverse:.0f}" if inverse < 1000 else f"1/{_factor(inverse)[:-1]}"
+    return f"1/{inverse:.0f}" if inverse < 1e4 else f"1/{_factor(inverse)[:-1]}"
 
 
 def _pct_range(rows, key) -> str:

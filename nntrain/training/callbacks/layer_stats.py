@@ -49,18 +49,16 @@ class LayerStats(Callback):
         if not isinstance(filename, str) or not filename.endswith(".csv"):
             raise ConfigError(f"expected a file name ending in .csv, received {filename!r}",
                               key="filename")
+        from nntrain.training.trainer import HISTORY_FILE  # here: the trainer imports us
+        if filename == HISTORY_FILE:
+            raise ConfigError(f"{HISTORY_FILE} is the run's history; choose another file name",
+                              key="filename")
         self.filename = filename
         self.samples = validate.positive_int("samples", samples)
         self.verbose = validate.non_negative_int("verbose", verbose)
         self.rows = 0                      # rows written to the file (the header not counted)
         self.batches_since = 0
         self.warned: set[str] = set()      # problem keys already said (``dead:dense_2``)
-
-    def check(self):
-        from nntrain.training.trainer import HISTORY_FILE
-        if self.filename == HISTORY_FILE:
-            raise ConfigError(f"{HISTORY_FILE} is the run's history; choose another file name",
-                              key="filename")
 
     # -- events -------------------------------------------------------------------------------
     def on_train_begin(self):
