@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from nntrain import validate
-from nntrain.config.entries import construct, parse_entry
 from nntrain.errors import ConfigError, InputError, unknown
 from nntrain.layers import LAYERS, snake_case
 from nntrain.model import Model, Node
@@ -22,9 +21,9 @@ SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's inp
 def make_layer(entry, key: str):
     """Construct (not build) a layer from its one-key config map; returns (layer, the
     `inputs` it names, the entry's key path)."""
-    cls, args, key = parse_entry(entry, key, LAYERS, "layer type", "{Dense: {units: 10}}")
+    spec, args, _, key = LAYERS.parse(entry, key)
     inputs = args.pop("inputs", None)
-    return construct(cls, args, key), inputs, key
+    return LAYERS.call(spec, args, key), inputs, key
 
 
 def _input_shapes(model_cfg: dict) -> dict[str, tuple]:

@@ -34,9 +34,8 @@ from typing import Callable
 import numpy as np
 
 from nntrain import validate
-from nntrain.errors import ConfigError, InputError, unknown
-from nntrain.losses import (ALIASES, LOSSES, Loss, canonical_name, class_ids, get_loss,
-                            match_labels, parse_spec)
+from nntrain.losses import LOSSES, Loss, class_ids, match_labels
+from nntrain.registry import Registry
 
 
 # -- per-sample functions -------------------------------------------------------------------
@@ -139,27 +138,10 @@ class Accuracy(Metric):
 
 
 # -- lookup from the config -----------------------------------------------------------------
-_ACCURACIES = {
-    "binary_accuracy": binary_accuracy,
-    "categorical_accuracy": categorical_accuracy,
-    "sparse_categorical_accuracy": sparse_categorical_accuracy,
-    "top_k_categorical_accuracy": top_k_categorical_accuracy,
-    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
-}
-_CLASS_NAMES = {
-    "BinaryAccuracy": "binary_accuracy",
-    "CategoricalAccuracy": "categorical_accuracy",
-    "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
-    "TopKCategoricalAccuracy": "top_k_categorical_accuracy",
-    "SparseTopKCategoricalAccuracy": "sparse_top_k_categorical_accuracy",
-}
-_ARGUMENTS = {
-    "binary_accuracy": {"threshold": lambda k, v: validate.number(k, v, low=0, high=1,
-                                                                   low_open=True,
-                                                                   high_open=True)},
-    "top_k_categorical_accuracy": {"k": validate.positive_int},
-    "sparse_top_k_categorical_accuracy": {"k": validate.positive_int},
-}
+# Each factory takes the name the config gives (the metric is logged under it) and the compiled
+# loss (which resolves `accuracy` and the logit threshold), then its own Keras arguments.
+METRICS = Registry("metric", expected="a metric name, or a map with a 'name' key and its "
+                   "arguments", name_key="name", hidden=("name", "loss"))
 
 
 def _logit_threshold(threshold: float, loss: Loss | None) -> float:
@@ -169,7 +151,9 @@ def _logit_threshold(threshold: float, loss: Loss | None) -> float:
     return threshold
 
 
-def _accuracy_for(name: str, loss: Loss | None) -> Metric:
+def accuracy(name: str, loss: Loss | None) -> Metric:
+    """Accuracy of the kind the loss implies (sparse, categorical or binary), else decided by
+    the shapes of the first batch."""
     kind = loss.name if loss is not None else None
     if kind == "sparse_categorical_crossentropy":
         return Metric(name, sparse_categorical_accuracy, "up")
@@ -181,42 +165,57 @@ def _accuracy_for(name: str, loss: Loss | None) -> Metric:
     return Accuracy(name)
 
 
-def _arguments(name: str, args: dict, arg_key: str) -> dict:
-    allowed = _ARGUMENTS.get(name, {})
-    kwargs = {}
-    for arg, value in args.items():
-        if arg not in allowed:
-            if not allowed:
-                raise ConfigError(f"{name} takes no arguments, received {arg!r}",
-                                  key=f"{arg_key}.{arg}")
-            raise unknown(f"argument for {name}", arg, allowed, key=f"{arg_key}.{arg}")
-        try:
-            kwargs[arg] = allowed[arg](arg, value)
-        except InputError as err:
-            err.key = f"{arg_key}.{arg}"
-            raise
-    return kwargs
+def _binary(name: str, loss: Loss | None, threshold: float = 0.5) -> Metric:
+    threshold = validate.number("threshold", threshold, low=0, high=1, low_open=True,
+                                high_open=True)
+    return Metric(name, functools.partial(binary_accuracy,
+                                          threshold=_logit_threshold(threshold, loss)), "up")
 
 
-def metric_names() -> list[str]:
-    return ["accuracy", "acc", *_ACCURACIES, *_CLASS_NAMES, *LOSSES, *ALIASES]
+def _top_k(fn):
+    def factory(name: str, loss: Loss | None, k: int = 5) -> Metric:
+        return Metric(name, functools.partial(fn, k=validate.positive_int("k", k)), "up")
+    factory.__doc__ = fn.__doc__
+    return factory
+
+
+def _plain(fn):
+    def factory(name: str, loss: Loss | None) -> Metric:
+        return Metric(name, fn, "up")
+    factory.__doc__ = fn.__doc__
+    return factory
+
+
+def _reporting(loss_entry):
+    """A metric that reports a loss (Keras allows every loss name as a metric)."""
+    def factory(name: str, loss: Loss | None, **args) -> Metric:
+        return Metric(name, loss_entry.factory(**args).per_sample, "down")
+    return factory
+
+
+METRICS.add("accuracy", accuracy, aliases=("acc",))
+METRICS.add("binary_accuracy", _binary, aliases=("BinaryAccuracy",),
+            doc="Fraction of outputs on the right side of `threshold`.")
+METRICS.add("categorical_accuracy", _plain(categorical_accuracy),
+            aliases=("CategoricalAccuracy",), doc="argmax of the output equals argmax of the "
+            "one-hot label.")
+METRICS.add("sparse_categorical_accuracy", _plain(sparse_categorical_accuracy),
+            aliases=("SparseCategoricalAccuracy",),
+            doc="argmax of the output equals the class id.")
+METRICS.add("top_k_categorical_accuracy", _top_k(top_k_categorical_accuracy),
+            aliases=("TopKCategoricalAccuracy",),
+            doc="The one-hot label's class is among the k highest outputs.")
+METRICS.add("sparse_top_k_categorical_accuracy", _top_k(sparse_top_k_categorical_accuracy),
+            aliases=("SparseTopKCategoricalAccuracy",),
+            doc="The class id is among the k highest outputs.")
+for _entry in LOSSES.entries():
+    METRICS.add(_entry.name, _reporting(_entry), aliases=_entry.aliases,
+                signature=_entry.factory, refused=_entry.refused,
+                doc=f"The {_entry.name} loss, reported as a metric.")
 
 
 def get_metric(spec, loss: Loss | None = None, key: str = "compile.metrics.0") -> Metric:
     """Build a metric from ``"accuracy"`` or ``{name: top_k_categorical_accuracy, k: 3}``.
     `loss` (the compiled loss) resolves ``accuracy`` and the logit threshold. The metric is
     logged under the name the config gives (``accuracy`` stays ``accuracy``)."""
-    name, args, name_key, arg_key = parse_spec(spec, "metric", key)
-    if name in ("accuracy", "acc"):
-        _arguments(name, args, arg_key)
-        return _accuracy_for(name, loss)
-    base = _CLASS_NAMES.get(name, name)
-    if base in _ACCURACIES:
-        kwargs = _arguments(base, args, arg_key)
-        if base == "binary_accuracy":
-            kwargs["threshold"] = _logit_threshold(kwargs.get("threshold", 0.5), loss)
-        fn = functools.partial(_ACCURACIES[base], **kwargs)
-        return Metric(name, fn, "up")
-    if canonical_name(name) is not None:
-        return Metric(name, get_loss(spec, key=key).per_sample, "down")
-    raise unknown("metric", name, metric_names(), key=name_key)
+    return METRICS.construct(spec, key, loss=loss)

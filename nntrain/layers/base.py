@@ -17,14 +17,15 @@ import numpy as np
 
 from nntrain import initializers, regularizers
 from nntrain.errors import ConfigError
+from nntrain.registry import Registry
 
-LAYERS: dict[str, type["Layer"]] = {}
+LAYERS = Registry("layer type", expected="a one-key map such as {Dense: {units: 10}}",
+                  section="layer")
 
 
 def register(cls: type["Layer"]) -> type["Layer"]:
     """Class decorator: make a layer available to configs under its Keras class name."""
-    LAYERS[cls.__name__] = cls
-    return cls
+    return LAYERS.register(cls)
 
 
 def snake_case(name: str) -> str:

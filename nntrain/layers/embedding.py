@@ -8,9 +8,6 @@ from nntrain import validate
 from nntrain.errors import ConfigError, DataError
 from nntrain.layers.base import Layer, check_initializer, check_regularizer, register
 
-# Keras's "uniform" / "normal" shorthands (RandomUniform(-0.05, 0.05), RandomNormal(0, 0.05)).
-_SHORTHANDS = {"uniform": "random_uniform", "normal": "random_normal"}
-
 
 @register
 class Embedding(Layer):
@@ -26,9 +23,6 @@ class Embedding(Layer):
         super().__init__(**base)
         self.input_dim = validate.positive_int("input_dim", input_dim)
         self.output_dim = validate.positive_int("output_dim", output_dim)
-        if isinstance(embeddings_initializer, str):
-            embeddings_initializer = _SHORTHANDS.get(embeddings_initializer,
-                                                     embeddings_initializer)
         self.embeddings_initializer = check_initializer(embeddings_initializer,
                                                         "embeddings_initializer")
         self.embeddings_regularizer = check_regularizer(embeddings_regularizer,
