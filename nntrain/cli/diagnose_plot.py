@@ -14,11 +14,15 @@ from nntrain.training.files import atomic_write
 
 
 def figure(report: dict, title: str) -> Figure:
+    """Histograms in a row, gradient norms below; recurrent layers add a row with the gradient
+    reaching their input at each time step."""
     layers = [r for r in report["layers"] if r.get("histogram")]
+    recurrent = [r for r in report["layers"] if r.get("through_time")]
     n = max(len(layers), 1)
-    fig = Figure(figsize=(max(8.0, 1.45 * n), 4.6), dpi=100, layout="constrained")
+    ratios = [1.25, 1] + ([1] if recurrent else [])
+    fig = Figure(figsize=(max(8.0, 1.45 * n), 2.3 * sum(ratios)), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(2, n, height_ratios=[1.25, 1])
+    grid = fig.add_gridspec(len(ratios), n, height_ratios=ratios)
     for i, r in enumerate(layers):
         _histogram_panel(fig.add_subplot(grid[0, i]), r)
     # one slot per histogram column, so each bar sits under its layer's panel
@@ -34,8 +38,23 @@ def figure(report: dict, title: str) -> Figure:
                   rotation=30 if n > 8 else 0)
     ax.set_ylabel("gradient norm", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
+    if recurrent:
+        _through_time_panel(fig.add_subplot(grid[2, :]), recurrent)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def _through_time_panel(ax, rows: list[dict]) -> None:
+    """Norm of the gradient reaching each recurrent layer's input, per step, in the order the
+    layer processes the steps (log scale: explosion and vanishing are exponential)."""
+    for r in rows:
+        norms = r["through_time"]["norms"]
+        ax.plot(range(1, len(norms) + 1), norms, marker=".", label=r["name"])
+    ax.set_yscale("log")
+    ax.set_xlabel("time step (processing order)", fontsize=8)
+    ax.set_ylabel("gradient at input", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
 
 
 def _histogram_panel(ax, r: dict) -> None:
@@ -51,7 +70,12 @@ def _histogram_panel(ax, r: dict) -> None:
                 va="top", ha="left", color="tab:purple")
     mean = "nan" if r["mean"] is None else f"{r['mean']:.2g}"
     std = "nan" if r["std"] is None else f"{r['std']:.2g}"
-    ax.set_title(f"{r['name']}\nmean {mean}\nstd {std}", fontsize=7)
+    title = f"{r['name']}\nmean {mean}\nstd {std}"
+    if r["dead_fraction"] is not None:
+        title += f"\ndead {100 * r['dead_fraction']:.0f}%"
+    elif r["saturated_fraction"] is not None:
+        title += f"\nsaturated {100 * r['saturated_fraction']:.0f}%"
+    ax.set_title(title, fontsize=7)
     ax.set_yticks([])
     ax.set_xticks([edges[0], edges[-1]], [f"{edges[0]:.2g}", f"{edges[-1]:.2g}"])
     ax.tick_params(axis="x", labelsize=6)

@@ -5,6 +5,7 @@ Nothing here computes statistics; it only draws the report of `nntrain.diagnosti
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -58,8 +59,8 @@ def _range(histogram: dict) -> str:
     return f"{edges[0]:.2g} … {edges[-1]:.2g}"
 
 
-def layers_table(report: dict, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+def layers_table(report: dict) -> Table:
+    table = Table()
     for name, justify in (("Layer (type)", "left"), ("Act.", "left"), ("Mean", "right"),
                           ("Std", "right"), ("Dead", "right"), ("Sat.", "right"),
                           ("Histogram", "left"), ("Range", "left"), ("Grad norm", "right"),
@@ -97,15 +98,17 @@ def through_time_lines(report: dict) -> list[str]:
 
 
 def title_of(report: dict) -> str:
-    where = (f"at checkpoint {report['checkpoint']} (epoch {report['epoch']})"
+    """What was looked at, where and on what: one line."""
+    where = (f"at {Path(report['checkpoint']).name} (epoch {report['epoch']})"
              if report.get("checkpoint") else "at initialization")
     loss = "" if report["loss"] is None else f", loss {report['loss']:.4f}"
-    return escape(f"Diagnosis of {report['config']} {where}: {report['samples']} "
+    return (f"Diagnosis of {report['target']} {where}: {report['samples']} "
             f"{report['split']} samples{loss}")
 
 
 def print_report(console: Console, report: dict) -> None:
-    console.print(layers_table(report, title_of(report)))
+    console.print(title_of(report), markup=False, soft_wrap=True)
+    console.print(layers_table(report))
     if any(r.get("histogram") and zero_spike(r) for r in report["layers"]):
         console.print(" [magenta]█[/] the first bin of a ReLU layer (its zeros), taller than "
                       "drawn: the other bins are scaled to the tallest of them")

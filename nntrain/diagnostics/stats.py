@@ -48,16 +48,21 @@ def saturated_fraction(y: np.ndarray, kind: str) -> float:
 
 
 def value_range(y: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) of the finite values, None if there are none."""
+    """The span a histogram of `y` shows: the `thresholds.HISTOGRAM_PERCENTILES` of its finite
+    values (a few outliers do not squeeze the rest into one bin); None if there are none."""
     finite = y[np.isfinite(y)]
-    return (float(finite.min()), float(finite.max())) if finite.size else None
+    if not finite.size:
+        return None
+    lo, hi = np.percentile(finite, th.HISTOGRAM_PERCENTILES)
+    return float(lo), float(hi)
 
 
 def histogram(y: np.ndarray, kind: str | None, span: tuple[float, float] | None = None
               ) -> dict:
     """30-bin histogram of the finite values: {"edges": 31 floats, "counts": 30 ints}, over
     `span` if given, else a bounded activation's whole range (`thresholds.BOUNDED_RANGE`), else
-    the values' min..max."""
+    `value_range`. Values outside the span are counted in the end bins, so counts always add
+    up to the number of finite values."""
     values = y.ravel()
     finite = values[np.isfinite(values)]
     if span is None:
@@ -65,7 +70,8 @@ def histogram(y: np.ndarray, kind: str | None, span: tuple[float, float] | None 
     lo, hi = span
     if hi <= lo:   # a constant output: one bin around the value
         lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(finite, bins=th.HISTOGRAM_BINS, range=(lo, hi))
+    counts, edges = np.histogram(np.clip(finite, lo, hi), bins=th.HISTOGRAM_BINS,
+                                 range=(lo, hi))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 

@@ -33,8 +33,12 @@ SOFTMAX_SATURATED = 0.99         # max probability of a sample > this
 SATURATING = ("tanh", "sigmoid", "hard_sigmoid", "softmax")
 
 # Histograms: 30 bins; a bounded activation always uses its whole range, so a collapsed layer is a
-# spike in the middle and a saturated one piles up at the ends; others span the data's min..max.
+# spike in the middle and a saturated one piles up at the ends. Others span the 0.5th to 99.5th
+# percentile of their values (the few beyond are counted in the end bins), and all ReLU-family
+# layers of a model share one span, so outputs shrinking with depth show as histograms squeezed
+# toward 0, as in the notes' figure.
 HISTOGRAM_BINS = 30
+HISTOGRAM_PERCENTILES = (0.5, 99.5)
 BOUNDED_RANGE: dict[str, tuple[float, float]] = {
     "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0),
     "softmax": (0.0, 1.0), "softsign": (-1.0, 1.0),

@@ -49,12 +49,14 @@ def test_histogram_of_a_bounded_activation_spans_its_whole_range():
     assert h["counts"][15] == 30 and sum(h["counts"]) == 30      # a spike in the middle
 
 
-def test_histogram_of_an_unbounded_output_spans_its_values_or_the_span_given():
-    y = np.array([[-2.0, 0.0, 4.0]])
+def test_histogram_of_an_unbounded_output_spans_its_values_but_outliers():
+    y = np.concatenate([np.linspace(-1, 1, 999), [50.0]])
     h = stats.histogram(y, "linear")
-    assert (h["edges"][0], h["edges"][-1]) == (-2.0, 4.0) and sum(h["counts"]) == 3
-    h = stats.histogram(y, "relu", span=(0.0, 8.0))
-    assert (h["edges"][0], h["edges"][-1]) == (0.0, 8.0) and sum(h["counts"]) == 2
+    assert h["edges"][0] == pytest.approx(-0.99, abs=0.01)
+    assert 0.99 < h["edges"][-1] < 2           # the one outlier does not stretch the span...
+    assert sum(h["counts"]) == 1000            # ...and is counted, in the last bin
+    h = stats.histogram(np.array([[0.0, 1.0, 9.0]]), "relu", span=(0.0, 8.0))
+    assert (h["edges"][0], h["edges"][-1]) == (0.0, 8.0) and h["counts"][-1] == 1
 
 
 def test_histogram_skips_non_finite_values_and_survives_constant_ones():
