@@ -142,15 +142,16 @@ def _gradient_trend(rows, limits, explained, any_dead):
     a, b = first["grad_norm"], last["grad_norm"]
     between = rows[rows.index(first):rows.index(last)]
     kinds = {r["activation"] for r in between} - {None, "linear"}
-    via = f" ({kinds.pop()})" if len(kinds) == 1 else ""
+    kind = kinds.pop() if len(kinds) == 1 else None
+    via = f" ({kind})" if kind else ""
     if a == 0 or b / a > limits.gradient_fall:
         fall = "to 0" if a == 0 else f"{_factor(b / a)}"
         if any_dead:
             cure = "the dead units block it"
-        elif via == " (sigmoid)":
+        elif kind == "sigmoid":
             cure = "use relu (he_normal) or tanh instead of sigmoid in hidden layers"
         else:
-            cure = "use he_normal for relu, glorot_normal for tanh, or add BatchNormalization"
+            cure = f"{_cure_for(kind)}, or add BatchNormalization"
         return [Finding((f"gradient_falls:{first['name']}",),
                         f"gradient norm falls {fall} from {last['name']} to {first['name']}{via}: "
                         f"lower layers barely learn — {cure}")]
