@@ -59,8 +59,9 @@ def _through_time_panel(ax, rows: list[dict]) -> None:
 
 
 def _histogram_panel(ax, r: dict) -> None:
-    """A layer's histogram, titled with its mean and std. A ReLU layer's zeros, when they
-    tower over the rest, are cut at the top and labelled, so the positive part stays visible."""
+    """A layer's histogram, titled with its mean and std (and dead or saturated fraction). Zeros
+    that tower over the rest (ReLU outputs) are cut at the top and labelled, so the positive part
+    stays visible."""
     edges, counts = r["histogram"]["edges"], r["histogram"]["counts"]
     ax.stairs(counts, edges, fill=True, color="tab:blue" if r["finite"] else "tab:red")
     if zero_spike(r):

@@ -16,12 +16,13 @@ BARS = " ▁▂▃▄▅▆▇█"   # a zero count is a blank, so an empty bin 
 
 
 def zero_spike(row: dict) -> bool:
-    """Whether a ReLU-family histogram's first bin (the zeros) towers over the rest (more than
-    twice the tallest other bin): it is then drawn off scale, so the shape of the positive part
-    stays visible."""
-    counts = row["histogram"]["counts"]
+    """Whether a histogram of non-negative values (ReLU outputs, and what pooling or dropout make
+    of them) has a first bin — the zeros — more than twice the tallest other bin: it is then
+    drawn off scale, so the shape of the positive part stays visible."""
+    counts, edges = row["histogram"]["counts"], row["histogram"]["edges"]
     rest = max(counts[1:], default=0)
-    return row["dead_fraction"] is not None and rest > 0 and counts[0] > 2 * rest
+    probabilities = row["activation"] in ("softmax", "sigmoid", "hard_sigmoid")
+    return edges[0] == 0.0 and not probabilities and rest > 0 and counts[0] > 2 * rest
 
 
 def bar_chart(counts: list[int], first_off_scale: bool = False) -> str:
@@ -110,8 +111,8 @@ def print_report(console: Console, report: dict) -> None:
     console.print(title_of(report), markup=False, soft_wrap=True)
     console.print(layers_table(report))
     if any(r.get("histogram") and zero_spike(r) for r in report["layers"]):
-        console.print(" [magenta]█[/] the first bin of a ReLU layer (its zeros), taller than "
-                      "drawn: the other bins are scaled to the tallest of them")
+        console.print(" [magenta]█[/] a first bin of zeros (ReLU outputs, and pooling or dropout of "
+                      "them), taller than drawn: the other bins are scaled to the tallest of them")
     lines = through_time_lines(report)
     if lines:
         console.print("Through time:")
