@@ -153,6 +153,18 @@ def test_resume_is_bit_identical_csv_included(project, run_cli, settings, stop, 
     assert straight.count(b"\n") == 1 + 6 * (N if settings is EPOCHS else N * BATCHES // 4)
 
 
+def test_a_weights_only_resume_keeps_the_rows_of_the_epochs_done(project, run_cli):
+    """Without the callback's state (weights-only checkpoint), the rows of the completed epochs
+    stay and the resumed epochs follow them."""
+    weights_only = {**EPOCHS, "save": ", save_weights_only: true"}
+    fit(run_cli, write(project, weights_only), "runs/w", "--quiet", "--set", f"fit.epochs={K}")
+    code, _, err = run_cli("resume", "runs/w", "--latest", "--epochs", N, "--weights-only-ok",
+                           "--quiet")
+    assert code == 0, err
+    rows = csv_rows(project / "runs/w/layer_stats.csv")[1:]
+    assert [r[0] for r in rows[::6]] == ["1", "2", "3", "4"]
+
+
 # -- warnings and arguments ---------------------------------------------------------------------
 def test_says_each_problem_once(project, run_cli):
     """A bias of -10 kills the first layer's units from the start; they never come back, and

@@ -101,11 +101,18 @@ class LayerStats(Callback):
                     t.say(f"Epoch {epoch + 1}: LayerStats: {finding.text}")
 
     def _restart_file(self) -> None:
-        """Header plus the rows this state has written (all of them for a fresh run)."""
-        kept: list[str] = []
-        if self.rows and self._path.is_file():
+        """Header plus the rows this state has written (none for a fresh run). A run resumed
+        without this callback's state (a weights-only checkpoint) keeps the rows of the epochs
+        it has completed, rather than losing them."""
+        lines: list[str] = []
+        if self._path.is_file() and (self.rows or self.trainer.state.epoch):
             lines = self._path.read_text(encoding="utf-8").splitlines(keepends=True)[1:]
-            kept = [line for line in lines[:self.rows] if line.endswith("\n")]
+        lines = [line for line in lines if line.endswith("\n")]   # a torn last line goes
+        if self.rows:
+            kept = lines[:self.rows]
+        else:
+            done = self.trainer.state.epoch
+            kept = [line for line in lines if _epoch_of(line) <= done]
         self.rows = len(kept)
         atomic_write_text(self._path, ",".join(COLUMNS) + "\n" + "".join(kept))
 
@@ -118,6 +125,11 @@ class LayerStats(Callback):
         self.rows = int(state["rows"])
         self.batches_since = int(state["batches_since"])
         self.warned = set(state["warned"])
+
+
+def _epoch_of(line: str) -> float:
+    first = line.split(",", 1)[0]
+    return int(first) if first.isdigit() else float("inf")
 
 
 def _cell(v) -> str:
