@@ -48,8 +48,8 @@ def diagnose(target, checkpoint_path, batch_size, split, plot_path, overrides, a
     # batch statistics); the model is a throwaway, so nothing it changes is kept.
     report = diagnose_batch(subject.model, subject.loss, xs, y, optimizer=subject.optimizer,
                             training=True, initial=subject.checkpoint is None)
-    report = {"target": str(target), "config": subject.config_file, "checkpoint": subject.checkpoint,
-              "epoch": subject.epoch, "split": split, **report}
+    report = {"target": str(target), "config": subject.config_file,
+              "checkpoint": subject.checkpoint, "epoch": subject.epoch, "split": split, **report}
     if plotter:
         plotter.save(report, plot_path, diagnose_view.title_of(report))
         click.echo(f"Wrote {plot_path}", err=True)

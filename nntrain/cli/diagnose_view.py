@@ -111,8 +111,9 @@ def print_report(console: Console, report: dict) -> None:
     console.print(title_of(report), markup=False, soft_wrap=True)
     console.print(layers_table(report))
     if any(r.get("histogram") and zero_spike(r) for r in report["layers"]):
-        console.print(" [magenta]█[/] a first bin of zeros (ReLU outputs, and pooling or dropout of "
-                      "them), taller than drawn: the other bins are scaled to the tallest of them")
+        console.print(" [magenta]█[/] a first bin of zeros (ReLU outputs, and pooling or dropout "
+                      "of them), taller than drawn: the other bins are scaled to the tallest of "
+                      "them")
     lines = through_time_lines(report)
     if lines:
         console.print("Through time:")

@@ -187,17 +187,17 @@ def _update_ratios(rows, clipping, limits):
     if high:
         worst = max(r["update_ratio"] for r in high)
         cure = "lower the learning rate" + ("" if clipping else " or set clipnorm")
-        found.append(Finding(tuple(f"update_high:{r['name']}" for r in high), f"one optimizer step would change the weights of "
-                             f"{_names(high)} by up to {worst:.2g} of their norm (healthy: "
-                             f"~1e-3): {cure}"))
+        found.append(Finding(tuple(f"update_high:{r['name']}" for r in high),
+                             f"one optimizer step would change the weights of {_names(high)} by "
+                             f"up to {worst:.2g} of their norm (healthy: ~1e-3): {cure}"))
     low = [r for r in rows if r["update_ratio"] is not None
            and r["update_ratio"] < limits.update_ratio_low]
     if low:
         worst = min(r["update_ratio"] for r in low)
-        found.append(Finding(tuple(f"update_low:{r['name']}" for r in low), f"one optimizer step would change the weights of "
-                             f"{_names(low)} by as little as {worst:.2g} of their norm (healthy: "
-                             "~1e-3): they barely learn — raise the learning rate or fix the gradient "
-                             "flow"))
+        found.append(Finding(tuple(f"update_low:{r['name']}" for r in low),
+                             f"one optimizer step would change the weights of {_names(low)} by "
+                             f"as little as {worst:.2g} of their norm (healthy: ~1e-3): they "
+                             "barely learn — raise the learning rate or fix the gradient flow"))
     return found
 
 
