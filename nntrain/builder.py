@@ -1,4 +1,4 @@
-"""Turn the config's `model` section into a built `Model`.
+"""Turn the config's `model` section into a built `Network`.
 
 Each layer entry is a one-key map ``LayerName: {arguments}``; `name` and `inputs` are ours, the
 rest go to the layer's constructor, checked against its signature first so that an unknown
@@ -13,7 +13,7 @@ import numpy as np
 from nntrain import validate
 from nntrain.errors import ConfigError, InputError, unknown
 from nntrain.layers import LAYERS, snake_case
-from nntrain.model import Model, Node
+from nntrain.model import Network, Node
 
 SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's input
 
@@ -54,7 +54,7 @@ def _source_names(inputs, previous: str, known: dict, key: str) -> list[str]:
 
 
 def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | None = None
-                ) -> Model:
+                ) -> Network:
     """Build every layer (weights initialized from `rng`) and check all shapes."""
     rng = rng if rng is not None else np.random.default_rng(0)
     dtype = np.dtype(dtype).type
@@ -105,4 +105,4 @@ def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | 
     if not isinstance(output, str) or output not in {n.layer.name for n in nodes}:
         raise unknown("output layer", output, [n.layer.name for n in nodes],
                       key="model.outputs")
-    return Model(input_shapes, nodes, output, dtype=dtype)
+    return Network(input_shapes, nodes, output, dtype=dtype)

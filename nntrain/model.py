@@ -1,5 +1,7 @@
-"""A model: named inputs and a list of layers, each fed by earlier layers or inputs (a DAG in
-config order). A Sequential model is the special case where every layer takes the one before.
+"""The layer graph (`Network`): named inputs and a list of layers, each fed by earlier layers or
+inputs (a DAG in config order). A Sequential model is the special case where every layer takes
+the one before. The public, Keras-style `nntrain.Model` (compile, fit, evaluate, predict) wraps
+one of these.
 
 forward(inputs) runs the layers in order and returns the output layer's output; backward(dy)
 runs them in reverse, summing gradients where an output feeds several layers, and returns the
@@ -24,7 +26,7 @@ class Node:
     output_shape: tuple
 
 
-class Model:
+class Network:
     def __init__(self, input_shapes: dict[str, tuple], nodes: list[Node], output: str,
                  dtype=np.float32):
         self.input_shapes = dict(input_shapes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from nntrain.cli import diagnose_view
-from nntrain.cli.app import cli, stdout_json
+from nntrain.cli.app import CONFIG, cli, debug_option, stdout_json
 from nntrain.cli.render import wide_console
 from nntrain.diagnostics import diagnose as diagnose_batch
 from nntrain.diagnostics.subject import first_samples, open_subject
@@ -25,7 +25,7 @@ def _plotter(path: str):
 
 
 @cli.command()
-@click.argument("target", metavar="CONFIG|RUN_DIR")
+@click.argument("target", metavar="CONFIG|RUN_DIR", type=CONFIG)
 @click.option("--checkpoint", "checkpoint_path", default=None, metavar="PATH",
               help="Weights to look at (default: a run's latest checkpoint, a config's "
                    "initial weights).")
@@ -38,6 +38,7 @@ def _plotter(path: str):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one config key (VALUE is YAML).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@debug_option
 def diagnose(target, checkpoint_path, batch_size, split, plot_path, overrides, as_json):
     """Per-layer statistics on one batch: activations (mean, std, dead and saturated units,
     histogram), gradient norms, the update one optimizer step would make, and warnings."""
@@ -49,7 +50,9 @@ def diagnose(target, checkpoint_path, batch_size, split, plot_path, overrides, a
     report = diagnose_batch(subject.model, subject.loss, xs, y, optimizer=subject.optimizer,
                             training=True, initial=subject.checkpoint is None)
     report = {"target": str(target), "config": subject.config_file,
-              "checkpoint": subject.checkpoint, "epoch": subject.epoch, "split": split, **report}
+              "checkpoint": subject.checkpoint, "epoch": subject.epoch,
+              "weights": subject.weights, "fresh_optimizer": subject.fresh_optimizer,
+              "split": split, **report}
     if plotter:
         plotter.save(report, plot_path, diagnose_view.title_of(report))
         click.echo(f"Wrote {plot_path}", err=True)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image   # matplotlib's own dependency
 
 from nntrain.cli.diagnose_view import zero_spike
-from nntrain.training.files import atomic_write
+from nntrain.training.atomic_files import atomic_write
 
 
 def figure(report: dict, title: str) -> Figure:

@@ -100,7 +100,7 @@ def through_time_lines(report: dict) -> list[str]:
 
 def title_of(report: dict) -> str:
     """What was looked at, where and on what: one line."""
-    where = (f"at {Path(report['checkpoint']).name} (epoch {report['epoch']})"
+    where = (f"at {Path(report['checkpoint']).name} ({report['weights']})"
              if report.get("checkpoint") else "at initialization")
     loss = "" if report["loss"] is None else f", loss {report['loss']:.4f}"
     return (f"Diagnosis of {report['target']} {where}: {report['samples']} "
@@ -119,6 +119,9 @@ def print_report(console: Console, report: dict) -> None:
         console.print("Through time:")
         for line in lines:
             console.print(line, soft_wrap=True)
+    if report.get("fresh_optimizer"):
+        console.print(" Update/weight: a fresh optimizer's first step (this checkpoint holds no "
+                      "optimizer state)")
     ratio = report.get("gradient_ratio")
     if ratio and ratio["ratio"] is not None:
         console.print(f" gradient norm, last weighted layer over first: {ratio['from']} / "

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nntrain.data import checks
 from nntrain.data.normalize import Normalizer
 from nntrain.data.reading import read_inputs, read_part
 from nntrain.data.sources import NpySource, NpzSource, file_format, open_source, resolve
@@ -137,6 +138,39 @@ def load_dataset(data_cfg: dict, *, input_shapes: dict[str, tuple[int, ...]],
                         "path)", key="data.test")
     normalizer = Normalizer.fit(cfg.get("normalize", "none"), train.x, dtype=dtype)
     return Dataset(train, val, test, normalizer)
+
+
+def split_from_arrays(x, y, *, input_shapes: dict[str, tuple[int, ...]],
+                      output_shape: tuple[int, ...], label_kind: str, dtype=np.float32,
+                      key: str = "x") -> Split:
+    """Arrays handed over in code (the Python API's `fit(x, y)`) checked as a data file's are:
+    `x` one array, a list in input order or a dict by input name; `y` the labels."""
+    names = list(input_shapes)
+    if isinstance(x, dict):
+        missing = [n for n in names if n not in x]
+        if missing or len(x) != len(names):
+            raise DataError(f"expected one array per model input ({', '.join(names)}), "
+                            f"received {sorted(x)}", key=key)
+        x = [x[n] for n in names]
+    elif not isinstance(x, (list, tuple)):
+        x = [x]
+    if len(x) != len(names):
+        raise DataError(f"the model has {len(names)} inputs ({', '.join(names)}); received "
+                        f"{len(x)} arrays", key=key)
+    xs = []
+    for name, a in zip(names, x):
+        a = checks.numeric(np.asarray(a), what=f"the array for input {name!r}", key=key)
+        a = checks.match_shape(a, input_shapes[name], what=f"the array for input {name!r}",
+                               key=key, input_name=name)
+        checks.finite(a, what=f"the array for input {name!r}", key=key)
+        xs.append(a)
+    if y is None:
+        return Split(xs, np.zeros(len(xs[0])))
+    y = checks.numeric(np.asarray(y), what="y", key="y")
+    checks.finite(y, what="y", key="y")
+    checks.same_length(xs[0].shape[0], y, what="y", key="y")
+    return Split(xs, checks.labels(y, label_kind, output_shape, np.dtype(dtype), what="y",
+                                   key="y"))
 
 
 def resolve_data_paths(data_cfg: dict) -> dict:

@@ -1,8 +1,9 @@
 """What `diagnose` looks at: a config's model at initialization, or a run's model at a checkpoint,
 with its loss, optimizer and data normalized as in training.
 
-`open_subject` is the only place that knows how configs and runs are opened (it will become a
-call of `nntrain.load` once that exists); everything else takes the `Subject`.
+`open_subject` is the only place that knows how configs and runs are opened (with the Python
+API's `nntrain.Model` and the readers' helpers of nntrain/training/restore.py, as `nntrain.load`
+does); everything else takes the `Subject`.
 """
 
 from __future__ import annotations
@@ -17,51 +18,57 @@ from nntrain.errors import CheckpointError, ConfigError, DataError
 
 @dataclass
 class Subject:
-    model: object
+    model: object              # the network
     loss: object
-    optimizer: object          # with the checkpoint's slots and step counter, if any
+    optimizer: object          # with the checkpoint's slots, step count and learning rate
     dataset: object            # Dataset; its normalizer the checkpoint's at a checkpoint
     config_file: str
     checkpoint: str | None     # None: the initial weights
     epoch: int | None          # epochs completed at the checkpoint
+    weights: str               # what the weights are, in words ("initial weights", ...)
+    fresh_optimizer: bool      # at a checkpoint without optimizer state (final.npz, weights-only)
 
 
 def open_subject(target: str, *, checkpoint: str | None = None, overrides=()) -> Subject:
-    """TARGET is a config file (initial weights, or `checkpoint`'s) or a run directory (its
-    latest checkpoint, or `checkpoint`, relative to the run). Bad input raises an InputError."""
-    from nntrain import workspace
+    """TARGET is a config file (its initial weights, or `checkpoint`'s) or a run directory (the
+    checkpoint `nntrain.load` would take — final when the run finished, else latest — or
+    `checkpoint`, relative to the run). Bad input raises an InputError."""
+    import nntrain
     from nntrain.training import checkpoint as ckpt
-    from nntrain.training import run as runs
+    from nntrain.training.assembly import config_dataset
+    from nntrain.training.restore import (checkpoint_for, checkpoint_normalizer,
+                                          describe_checkpoint)
+    from nntrain.training.run_dir import run_dir_argument
 
-    path = Path(target)
-    is_run = path.is_dir()
-    if is_run:
-        path = runs.run_dir_argument(target)
-        config_file = path / "config.yaml"
-    else:
-        config_file = path
-    config = workspace.open_config(config_file, overrides, needs=("model", "compile.loss"))
-    if "data" not in config.data:
-        raise config.locate(ConfigError("missing; diagnose looks at a batch of the config's "
-                                        "data, so the config needs a data section", key="data"))
-    session = runs.assemble(config, path if is_run else Path("."))
-    trainer, cp = session.trainer, None
-    if is_run or checkpoint:
-        cp_path = (runs.checkpoint_for(path, "latest", checkpoint) if is_run
-                   else Path(checkpoint))
+    run = run_dir_argument(target) if Path(target).is_dir() else None
+    model = nntrain.Model.from_config(run.config if run else target, overrides)
+    config = model.config
+    for key in ("compile.loss", "data"):
+        section, _, name = key.rpartition(".")
+        if (config.section(section) if section else config.data).get(name) is None:
+            raise config.locate(ConfigError(f"missing; diagnose runs the config's loss on a "
+                                            f"batch of its data, so it needs {key}", key=key))
+    dataset = config_dataset(config, model.network, model.loss)
+    cp, weights, fresh = None, "initial weights", False
+    if run or checkpoint:
+        cp_path = checkpoint_for(run, path=checkpoint) if run else Path(checkpoint)
         cp = ckpt.load_checkpoint(cp_path)
-        if cp.meta.get("model_hash") != trainer.model_hash:
+        if cp.meta.get("model_hash") != ckpt.model_hash(config.section("model")):
             raise CheckpointError(f"this checkpoint belongs to another model: its model section "
-                                  f"differs from {config_file}'s", file=str(cp_path))
-        ckpt.load_weights_into(trainer.model, cp.weights, str(cp_path))
-        trainer.dataset.normalizer = runs.checkpoint_normalizer(cp)
+                                  f"differs from {config.file}'s", file=str(cp_path))
+        ckpt.load_weights_into(model.network, cp.weights, str(cp_path))
+        dataset.normalizer = checkpoint_normalizer(cp)
+        fresh = not cp.optimizer
         if cp.optimizer:
             try:
-                trainer.optimizer.load_state_arrays(cp.optimizer)
+                model.optimizer.load_state_arrays(cp.optimizer)
             except CheckpointError as e:
                 raise e.located(file=str(cp_path)) from None
-    return Subject(trainer.model, trainer.loss, trainer.optimizer, trainer.dataset,
-                   str(config_file), cp.path if cp else None, cp.meta.get("epoch") if cp else None)
+        weights = (describe_checkpoint(run, cp_path, cp) if run
+                   else f"checkpoint of epoch {cp.meta.get('epoch')}")
+    return Subject(model.network, model.loss, model.optimizer, dataset, str(config.file),
+                   cp.path if cp else None, cp.meta.get("epoch") if cp else None, weights,
+                   fresh)
 
 
 def first_samples(subject: Subject, split: str, n: int) -> tuple[list[np.ndarray], np.ndarray]:

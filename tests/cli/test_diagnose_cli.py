@@ -135,15 +135,17 @@ def test_plot_needs_a_png_name(project, run_cli):
 
 
 # -- at a checkpoint ----------------------------------------------------------------------------
-def test_a_run_is_diagnosed_at_its_latest_checkpoint_or_the_one_given(run, run_cli):
+def test_a_run_is_diagnosed_at_its_final_model_or_the_checkpoint_given(run, run_cli):
     before = snapshot(run)
     code, out, err = run_cli("diagnose", run, "--json")
     assert code == 0, err
     report = json.loads(out)
-    assert report["checkpoint"].endswith("cp-0002.npz") and report["epoch"] == 2
+    assert report["checkpoint"].endswith("final.npz") and report["epoch"] == 2   # finished run
+    assert report["weights"].startswith("final model")
+    assert report["fresh_optimizer"] is True              # final.npz holds weights only
     code, out, _ = run_cli("diagnose", run, "--checkpoint", "checkpoints/cp-0001.npz", "--json")
     first = json.loads(out)
-    assert code == 0 and first["epoch"] == 1
+    assert code == 0 and first["epoch"] == 1 and first["fresh_optimizer"] is False
     assert first["layers"][0]["mean"] != report["layers"][0]["mean"]
     code, out, _ = run_cli("diagnose", "c.yaml", "--checkpoint", run / "checkpoints/cp-0001.npz",
                            "--json")
@@ -154,11 +156,12 @@ def test_a_run_is_diagnosed_at_its_latest_checkpoint_or_the_one_given(run, run_c
 def test_at_a_checkpoint_normalization_and_optimizer_are_the_checkpoints(run, project):
     with np.load(project / "d.npz") as z:      # the data file changed since training
         np.savez(project / "d.npz", x_train=z["x_train"] * 3 - 1, y_train=z["y_train"])
-    subject = open_subject(str(run))
+    subject = open_subject(str(run), checkpoint="checkpoints/cp-0002.npz")
     with np.load(run / "checkpoints/cp-0002.npz") as z:
         meta = json.loads(str(z["meta"]))
     assert subject.dataset.normalizer.state() == meta["normalizer"]
     assert subject.optimizer.iterations == meta["global_step"] == 2 * 5
+    assert not subject.fresh_optimizer
 
 
 # -- bad input ----------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ def test_sigmoid_stack_reports_and_warns_the_gradient_falling(run_cli, at_root):
 
 
 def test_exploding_simple_rnn_and_its_clipped_twin(run_cli, at_root):
-    wild = diagnose_json(run_cli, "configs/pathologies/rnn-exploding.yaml")
-    tame = diagnose_json(run_cli, "configs/pathologies/rnn-exploding-clipnorm.yaml")
+    wild = diagnose_json(run_cli, "configs/pathologies/rnn-exploding.yaml", "--batch", 64)
+    tame = diagnose_json(run_cli, "configs/pathologies/rnn-exploding-clipnorm.yaml", "--batch", 64)
     for report in (wild, tame):
         rnn = report["layers"][0]
         assert rnn["type"] == "SimpleRNN" and rnn["through_time"]["steps"] == 40
@@ -60,7 +60,7 @@ def test_too_large_a_learning_rate_kills_relus_and_diagnose_says_so(run_cli, at_
     assert code == 0, err
     assert "Epoch 1: LayerStats:" in out and "dead" in out        # said while training
     trained = diagnose_json(run_cli, run)
-    assert trained["checkpoint"].endswith("cp-0001.npz") and trained["epoch"] == 1
+    assert trained["checkpoint"].endswith("final.npz") and trained["epoch"] == 1
     dead = {r["name"]: r["dead_fraction"] for r in trained["layers"] if r["dead_fraction"]}
     assert max(dead.values()) > 0.4, dead
     assert any("units are dead" in w or "of their units dead" in w

@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from nntrain import workspace
+from nntrain import from_config
 from nntrain.errors import ConfigError, TrainingAborted
 from nntrain.training import checkpoint as ckpt
-from nntrain.training import run as runs
+from nntrain.training import launch
 from nntrain.training.callbacks import (CSVLogger, EarlyStopping, ModelCheckpoint,
                                         ReduceLROnPlateau, TerminateOnNaN, make_callbacks)
 
@@ -50,6 +50,7 @@ class FakeTrainer:
         self.stop_training = False
         self.saves, self.messages = [], []
         self.callbacks = callbacks
+        self.checkpoints = self       # it stands in for the checkpoint manager too
         for cb in callbacks:
             cb.bind(self)
         for cb in callbacks:
@@ -57,6 +58,12 @@ class FakeTrainer:
 
     def say(self, text):
         self.messages.append(text)
+
+    def register(self, callback, max_to_keep=None):
+        pass
+
+    def metric_direction(self, name):
+        return None
 
     def display_path(self, path):
         return path
@@ -428,11 +435,11 @@ def fit(project, callbacks, epochs=4, optimizer="{name: adam, learning_rate: 0.0
         before_fit=None):
     """Train 48 samples (3 batches of 16) for `epochs`; returns the trainer."""
     path = write_config(project, callbacks, epochs, optimizer)
-    config = workspace.open_config(path, needs=("model", "compile.loss", "data"))
-    session = runs.start_fit(config)
+    config = from_config.open_config(path, needs=("model", "compile.loss", "data"))
+    session = launch.start_fit(config)
     if before_fit:
         before_fit(session.trainer)
-    with workspace.located(session.config):
+    with from_config.located(session.config):
         session.trainer.fit(session.epochs)
     return session.trainer
 
@@ -649,7 +656,7 @@ def test_callback_state_survives_resume(project, run_cli):
     assert 3 < len(hist["a"]) < 10, "early stopping should act after the resume point"
     assert len({row["lr"] for row in hist["a"]}) > 1, "the rate should have been reduced"
     assert hist["a"] == hist["b"]
-    files = {r: sorted(p.name for p in (path / "checkpoints").glob("*.npz"))
+    files = {r: sorted(p.name for p in (path / "checkpoints").glob("cp-*.npz"))
              for r, path in runs_.items()}
     assert files["a"] == files["b"] and len(files["a"]) <= 3
     last = files["a"][-1]

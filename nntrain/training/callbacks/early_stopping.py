@@ -53,6 +53,7 @@ class EarlyStopping(Monitor):
                                  f"{self.best_epoch + 1}.")
             for k, v in self.trainer.model.weights().items():
                 v[...] = self.best_weights[k]
+            self.trainer.restored_epoch = self.best_epoch + 1
 
     def _copy_weights(self):
         return {k: v.copy() for k, v in self.trainer.model.weights().items()}

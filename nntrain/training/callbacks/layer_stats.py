@@ -26,7 +26,8 @@ from nntrain.diagnostics.report import layer_rows
 from nntrain.diagnostics.warnings import find_warnings
 from nntrain.errors import ConfigError
 from nntrain.training.callbacks.base import Callback
-from nntrain.training.files import atomic_write_text
+from nntrain.training.atomic_files import atomic_write_text
+from nntrain.training.run_dir import RunDir
 
 COLUMNS = ("epoch", "batch", "step", "layer", "type", "mean", "std", "dead_fraction",
            "saturated_fraction", "grad_norm")
@@ -49,9 +50,8 @@ class LayerStats(Callback):
         if not isinstance(filename, str) or not filename.endswith(".csv"):
             raise ConfigError(f"expected a file name ending in .csv, received {filename!r}",
                               key="filename")
-        from nntrain.training.trainer import HISTORY_FILE  # here: the trainer imports us
-        if filename == HISTORY_FILE:
-            raise ConfigError(f"{HISTORY_FILE} is the run's history; choose another file name",
+        if filename == RunDir.HISTORY:
+            raise ConfigError(f"{RunDir.HISTORY} is the run's history; choose another file name",
                               key="filename")
         self.filename = filename
         self.samples = validate.positive_int("samples", samples)
@@ -66,7 +66,7 @@ class LayerStats(Callback):
         n = min(self.samples, len(data.train))
         self._xs = data.normalizer.apply([x[:n] for x in data.train.x])
         self._y = data.train.y[:n]
-        self._path = self.trainer.run_dir / self.filename
+        self._path = self.trainer.run.file(self.filename)
         self._restart_file()
 
     def on_batch_end(self, epoch, batch, logs):
