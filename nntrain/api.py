@@ -116,9 +116,30 @@ class Model:
         `data` section. Settings not given come from the config's `fit` section (whose
         defaults are Keras's). With `run_dir` it writes the same run directory as
         ``nntrain fit`` (config.yaml, checkpoints, history.csv; arrays passed in are kept in
-        it as data.npz), which ``nntrain resume`` continues; without, nothing is written and
-        the config's file-writing callbacks are left out. `listeners` are extra callbacks that
-        only watch (a progress display; not part of the run's state)."""
+        it as data.npz), which ``nntrain resume`` continues — ``<run_dir>-2`` if that one
+        holds a run already; without, nothing is written and the config's file-writing
+        callbacks are left out. `listeners` are extra callbacks that only watch (a progress
+        display; not part of the run's state)."""
+        prepared = self.prepare_fit(x, y, epochs=epochs, batch_size=batch_size,
+                                    validation_split=validation_split,
+                                    validation_data=validation_data, shuffle=shuffle,
+                                    callbacks=callbacks, run_dir=run_dir, verbose=verbose,
+                                    listeners=listeners)
+        trainer = prepared.trainer
+        if trainer.run is None:
+            trainer.fit(prepared.epochs)
+        else:
+            final = launch.train(prepared)
+            trainer.say(launch.files_message(trainer, final))
+        self.history = History(trainer.state.history)
+        return self.history
+
+    def prepare_fit(self, x=None, y=None, *, epochs=None, batch_size=None,
+                    validation_split=None, validation_data=None, shuffle=None, callbacks=(),
+                    run_dir=None, verbose=1, listeners=()) -> TrainingRun:
+        """Everything `fit` does before the first batch — check the data, the callbacks and
+        the monitored names, then create the run directory (if any) and write its config —
+        and return the trainer, ready; `fit` is this and then training."""
         self._need_compiled()
         data = copy.deepcopy(self.config.data)
         fit_cfg = data.setdefault("fit", {})
@@ -133,22 +154,15 @@ class Model:
                                   key="callbacks")
         config = Config(data, self.config.file, self.config.lines, self.config.overrides)
         dataset = self._dataset(config, x, y, validation_split, validation_data)
-        listeners = list(listeners) or _progress(verbose)
         trainer = make_trainer(config, self.network, (self.loss, self.metrics, self.optimizer),
-                               dataset, callbacks=callbacks, listeners=listeners,
+                               dataset, callbacks=callbacks,
+                               listeners=list(listeners) or _progress(verbose),
                                streams=(self._shuffle_rng, self._dropout_rng),
                                checkpoints=run_dir is not None)
-        epochs = fit_settings(data)["epochs"]
-        if run_dir is None:
-            trainer.fit(epochs)
-        else:
-            run = self._new_run(config, dataset, x, callbacks, run_dir, validation_data, trainer)
-            self.run = run
-            final = launch.train(TrainingRun(config, trainer, epochs))
-            trainer.say(launch.files_message(trainer, final))
+        if run_dir is not None:
+            self.run = self._new_run(config, dataset, x, callbacks, run_dir, trainer)
         self.normalizer = dataset.normalizer
-        self.history = History(trainer.state.history)
-        return self.history
+        return TrainingRun(config, trainer, fit_settings(data)["epochs"])
 
     def _dataset(self, config: Config, x, y, validation_split, validation_data) -> Dataset:
         net = self.network
@@ -169,7 +183,7 @@ class Model:
             dataset.normalizer = self.normalizer
         return dataset
 
-    def _new_run(self, config, dataset, x, callbacks, run_dir, validation_data, trainer):
+    def _new_run(self, config, dataset, x, callbacks, run_dir, trainer):
         """Create the run directory (after everything was checked) and write its config.yaml
         (and data.npz for arrays) so `nntrain resume` can continue it."""
         data = launch.resolved_config(config.data)
@@ -181,9 +195,13 @@ class Model:
         if base.resolve() != run.path.resolve():
             trainer.say(f"{base} already holds a run; writing {run} instead")
         if x is not None:
-            data["data"] = _save_arrays(run, dataset, validation_data is not None,
+            data["data"] = _save_arrays(run, dataset,
                                         (data.get("data") or {}).get("normalize", "none"),
                                         self.network.input_names)
+            # train on the file as `nntrain resume` will read it (memory-mapped data is read
+            # in sorted batches), with the statistics already fitted
+            saved = config_dataset(Config(data), self.network, self.loss)
+            trainer.dataset.train, trainer.dataset.val = saved.train, saved.val
         trainer.set_run(run)
         launch.write_config(run, data)
         trainer.say(f"Run directory: {run} ({dataset.describe()})")
@@ -319,8 +337,7 @@ def _progress(verbose):
     return [] if not verbose else [make_progress(quiet=False)]
 
 
-def _save_arrays(run: RunDir, dataset: Dataset, has_val: bool, normalize: str,
-                 input_names: list[str]) -> dict:
+def _save_arrays(run: RunDir, dataset: Dataset, normalize: str, input_names: list[str]) -> dict:
     """Keep the arrays a run trains on in its directory (uncompressed: memory-mapped when
     read back) and return the data section that names them."""
     arrays, keys = {}, {}

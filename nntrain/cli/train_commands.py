@@ -162,7 +162,8 @@ def evaluate(run_dir, final, latest, best, checkpoint_path, split, as_json):
 @click.option("--input", "input_path", required=True, type=FILE,
               help=".npy, .npz or .csv of inputs.")
 @click.option("--output", "output_path", default=None, type=FILE,
-              help=".npy (probabilities) or .csv (probabilities and class); default: CSV on stdout.")
+              help=".npy (probabilities) or .csv (probabilities and class); "
+                   "default: CSV on stdout.")
 @which_options
 @debug_option
 def predict(run_dir, input_path, output_path, final, latest, best, checkpoint_path):

@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
+import nntrain
 from nntrain import from_config
 from nntrain.errors import ConfigError, TrainingAborted
 from nntrain.training import checkpoint as ckpt
-from nntrain.training import launch
 from nntrain.training.callbacks import (CSVLogger, EarlyStopping, ModelCheckpoint,
                                         ReduceLROnPlateau, TerminateOnNaN, make_callbacks)
 
@@ -436,7 +436,7 @@ def fit(project, callbacks, epochs=4, optimizer="{name: adam, learning_rate: 0.0
     """Train 48 samples (3 batches of 16) for `epochs`; returns the trainer."""
     path = write_config(project, callbacks, epochs, optimizer)
     config = from_config.open_config(path, needs=("model", "compile.loss", "data"))
-    session = launch.start_fit(config)
+    session = nntrain.Model.from_config(config).prepare_fit(run_dir="runs/t", verbose=0)
     if before_fit:
         before_fit(session.trainer)
     with from_config.located(session.config):
@@ -664,3 +664,30 @@ def test_callback_state_survives_resume(project, run_cli):
     b = ckpt.load_checkpoint(runs_["b"] / "checkpoints" / last)
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
+
+
+# -- what the house gives every callback ------------------------------------------------------
+def test_auto_mode_follows_the_direction_the_metric_declares():
+    """A metric whose name says nothing (`val_score`) but which declares "up" is maximized."""
+    class Declaring(FakeTrainer):
+        def metric_direction(self, name):
+            return "up" if name.endswith("score") else None
+    es = EarlyStopping(monitor="val_score", patience=1, verbose=0)
+    t = Declaring(es)
+    es.check()
+    assert es.maximize and es.best == -math.inf
+    t.epochs("val_score", [0.5, 0.6, 0.7])
+    assert not t.stop_training                      # rising scores are improvements
+    plain = EarlyStopping(monitor="val_score", patience=1, verbose=0)
+    FakeTrainer(plain).epochs("val_score", [0.5, 0.6, 0.7])
+    assert not plain.maximize                       # without a declaration: by name, a loss
+
+
+def test_csv_logger_append_keeps_what_the_file_held(project):
+    (project / "shared.csv").write_text("epoch,loss\nold,row\n")
+    t = fit(project, [{"CSVLogger": {"filename": "../../shared.csv", "append": True}},
+                      {"CSVLogger": {"filename": "own.csv"}}], epochs=2)
+    lines = (project / "shared.csv").read_text().splitlines()
+    assert lines[:2] == ["epoch,loss", "old,row"]
+    own = (t.run_dir / "own.csv").read_text().splitlines()
+    assert lines[2:] == own[1:] and len(own) == 3   # the run's rows, no second header
