@@ -43,9 +43,9 @@ def open_subject(target: str, *, checkpoint: str | None = None, overrides=()) ->
     run = run_dir_argument(target) if Path(target).is_dir() else None
     model = nntrain.Model.from_config(run.config if run else target, overrides)
     config = model.config
-    for key in ("compile.loss", "data"):
-        section, _, name = key.rpartition(".")
-        if (config.section(section) if section else config.data).get(name) is None:
+    for key, missing in (("compile.loss", model.loss is None),
+                         ("data", config.data.get("data") is None)):
+        if missing:
             raise config.locate(ConfigError(f"missing; diagnose runs the config's loss on a "
                                             f"batch of its data, so it needs {key}", key=key))
     dataset = config_dataset(config, model.network, model.loss)
