@@ -14,6 +14,7 @@ import traceback
 import click
 
 from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import interop_commands  # noqa: F401  (export, import-weights)
 from nntrain.cli import diagnose_commands  # noqa: F401  (registers `diagnose`)
 from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted
