@@ -13,9 +13,9 @@ from nntrain.layers.base import Layer, check_initializer, check_regularizer, reg
 class LeakyReLU(Layer):
     """``x if x >= 0 else negative_slope * x`` (Keras 3 name; `alpha` is its deprecated alias)."""
 
-    def __init__(self, negative_slope=0.3, **base):
-        if "alpha" in base:
-            negative_slope = base.pop("alpha")
+    def __init__(self, negative_slope=0.3, alpha=None, **base):
+        if alpha is not None:
+            negative_slope = alpha
         super().__init__(**base)
         self.negative_slope = validate.number("negative_slope", negative_slope, low=0)
 

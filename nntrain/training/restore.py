@@ -48,6 +48,8 @@ def describe_checkpoint(run: RunDir, path: Path, cp: ckpt.Checkpoint) -> str:
         return f"checkpoint of epoch {epoch + 1}, batch {cp.meta['batch']}"
     index = ckpt.read_index(run.checkpoints)
     if index.get("final") and ckpt.relative_name(path, run.checkpoints) == index["final"]:
+        if cp.meta.get("imported_from"):
+            return f"final model: weights imported from {cp.meta['imported_from']}"
         restored = cp.meta.get("restored_epoch")
         if restored:
             return (f"final model: weights of epoch {restored} restored by EarlyStopping "

@@ -80,3 +80,9 @@ def test_prelu_values():
 def test_gradients(make, shape):
     errors = check_layer(make(), shape, batch=4)
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_keras_deprecated_alpha_is_accepted_in_a_config():
+    from nntrain.builder import build_model
+    model = build_model({"input_shape": [3], "layers": [{"LeakyReLU": {"alpha": 0.1}}]})
+    assert model.layers[0].negative_slope == 0.1
