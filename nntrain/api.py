@@ -158,8 +158,8 @@ class Model:
             fit_cfg["class_weight"] = class_weight_map(class_weight, key="class_weight")
         if run_dir is None:
             fit_cfg["callbacks"] = [c for c in fit_settings(data)["callbacks"]
-                                    if _entry_name(c) not in FILE_WRITERS]
-            if any(type(cb).__name__ in FILE_WRITERS for cb in callbacks):
+                                    if not _writes_files(c)]
+            if any(cb.writes_files for cb in callbacks):
                 raise ConfigError("this callback writes files: give fit a run_dir",
                                   key="callbacks")
         config = Config(data, self.config.file, self.config.lines, self.config.overrides)
@@ -368,13 +368,12 @@ class Model:
             self.normalizer = checkpoint_normalizer(cp)
 
 
-FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard")
-
-
-def _entry_name(entry) -> str | None:
-    if isinstance(entry, str):
-        return entry
-    return next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None
+def _writes_files(entry) -> bool:
+    """Whether a config's callback entry names a callback that writes into the run directory."""
+    from nntrain.training.callbacks import CALLBACKS
+    name = entry if isinstance(entry, str) else (
+        next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None)
+    return name in CALLBACKS and CALLBACKS[name].writes_files
 
 
 def _progress(verbose):

@@ -72,7 +72,7 @@ EXAMPLE_VALUES = {
     "initial_learning_rate": 0.1, "decay_steps": 1000, "first_decay_steps": 1000,
     "decay_rate": 0.5, "boundaries": [1000, 2000], "values": [0.1, 0.01, 0.001],
     "n": 2, "dims": [2, 1], "size": 2, "height": 24, "width": 24, "factor": 0.1,
-    "stddev": 0.1, "height_factor": 0.1, "width_factor": 0.1,
+    "stddev": 0.1, "height_factor": 0.1, "width_factor": 0.1, "sequence_length": 40,
 }
 # Entries whose defaults alone do not make a usable example.
 EXAMPLE_ARGUMENTS = {("metric", "f1_score"): {"average": "macro"},

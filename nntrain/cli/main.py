@@ -13,10 +13,9 @@ import traceback
 
 import click
 
-from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
-from nntrain.cli import interop_commands  # noqa: F401  (export, import-weights)
-from nntrain.cli import experiment_commands  # noqa: F401  (plot, runs, sweep)
-from nntrain.cli import reference_commands  # noqa: F401  (schema, explain)
+from nntrain.cli import (diagnose_commands, experiment_commands,  # noqa: F401  (register
+                         inspect_commands, interop_commands, reference_commands,  # the
+                         train_commands)  # commands)
 from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted
 

@@ -161,6 +161,24 @@ def test_layer_statistics_of_another_callback_are_written(project):
     assert set(train["layer_stats/dense/dead_fraction"]) == {2, 4}
 
 
+def test_with_layer_stats_its_statistics_go_to_tensorboard_too(project, run_cli):
+    config = yaml.safe_load(CONFIG)
+    config["fit"]["callbacks"] = [{"TensorBoard": {"log_dir": "tb"}},
+                                  {"LayerStats": {"every": 1, "verbose": 0}}]
+    (project / "ls.yaml").write_text(yaml.safe_dump(config))
+    code, _, err = run_cli("fit", "ls.yaml", "--run-dir", "runs/ls", "--quiet")
+    assert code == 0, err
+    train = scalars(project / "runs/ls/tb/train")
+    assert train["layer_stats/dense/mean"].keys() == {3, 6, 9}        # each epoch's end
+    assert {"layer_stats/dense/std", "layer_stats/dense/dead_fraction",
+            "layer_stats/dense_1/grad_norm"} <= set(train)
+    import csv
+    with open(project / "runs/ls/layer_stats.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["layer"] == "dense"]
+    assert [train["layer_stats/dense/mean"][int(r["step"])] for r in rows] == pytest.approx(
+        [float(r["mean"]) for r in rows], rel=1e-6)
+
+
 def test_keras_arguments(project):
     tb = TensorBoard(update_freq="batch", write_graph=False, write_steps_per_second=True)
     assert tb.update_freq == "batch" and tb.get_config()["write_graph"] is False

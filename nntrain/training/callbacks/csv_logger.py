@@ -16,6 +16,8 @@ class CSVLogger(Callback):
     and the run's rows follow it (no second header); without, the file is the run's alone.
     """
 
+    writes_files = True
+
     def __init__(self, filename=RunDir.HISTORY, separator=",", append=False):
         if not isinstance(filename, str) or not filename:
             raise ConfigError(f"expected a file name, received {filename!r}", key="filename")

@@ -53,6 +53,8 @@ class TensorBoard(Callback):
     """Write TensorBoard event files under `log_dir`: the logs every epoch (and every
     `update_freq` batches), weight histograms every `histogram_freq` epochs."""
 
+    writes_files = True
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0,
                  embeddings_freq=0, embeddings_metadata=None):
