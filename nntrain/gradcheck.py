@@ -105,7 +105,8 @@ def random_batch(model, batch: int, rng: np.random.Generator) -> list[np.ndarray
 
 
 def random_targets(model, loss, batch: int, rng: np.random.Generator) -> np.ndarray:
-    """Targets that suit the loss: class ids, one-hot rows, 0/1 labels or real values."""
+    """Targets that suit the loss: class ids, one-hot rows, 0/1 or -1/1 labels, counts,
+    distributions or real values."""
     shape = (batch, *model.output_shape)
     k = shape[-1]
     if loss.label_kind == "sparse":
@@ -114,6 +115,13 @@ def random_targets(model, loss, batch: int, rng: np.random.Generator) -> np.ndar
         return np.eye(k)[rng.integers(0, k, size=shape[:-1])]
     if loss.name == "binary_crossentropy":
         return rng.integers(0, 2, size=shape).astype(np.float64)
+    if loss.name in ("hinge", "squared_hinge"):
+        return rng.choice([-1.0, 1.0], size=shape)
+    if loss.name == "poisson":
+        return rng.poisson(2.0, size=shape).astype(np.float64)
+    if loss.name == "kl_divergence":
+        t = rng.uniform(0.1, 1.0, size=shape)
+        return t / t.sum(axis=-1, keepdims=True)
     return rng.standard_normal(shape)
 
 

@@ -326,3 +326,21 @@ def test_bad_shapes_at_call_time():
     with pytest.raises(ConfigError, match="alpha has 2 values"):
         get_loss({"name": "categorical_focal_crossentropy", "alpha": [1, 2]})(
             np.eye(3), np.full((3, 3), 1 / 3))
+
+
+# -- whole models ------------------------------------------------------------------------------
+@pytest.mark.parametrize("loss_name,activation,units", [
+    ("kl_divergence", "softmax", 4), ("poisson", "softplus", 3), ("hinge", "tanh", 2),
+    ("squared_hinge", "linear", 2), ("log_cosh", "linear", 3), ("cosine_similarity", "linear", 3),
+    ("categorical_focal_crossentropy", "softmax", 4),
+])
+def test_models_trained_with_each_loss_pass_gradcheck(loss_name, activation, units):
+    """The training step's own path (nntrain gradcheck) with each new loss."""
+    from nntrain import gradcheck
+    from nntrain.builder import build_model
+    model = build_model({"input_shape": [3], "layers": [
+        {"Dense": {"units": 4, "activation": "tanh"}},
+        {"Dense": {"units": units, "activation": activation}}]}, rng=np.random.default_rng(2))
+    rows = gradcheck.check_model(model, get_loss(loss_name), batch=5)
+    worst = max(rows, key=lambda r: r["rel_error"])
+    assert worst["rel_error"] < 1e-6, worst
