@@ -368,6 +368,10 @@ from nntrain.extra_losses import ALIASES, LOSS_CLASSES  # noqa: E402
 
 for _cls in LOSS_CLASSES:
     LOSSES.add(_cls.name, _cls, aliases=(*ALIASES.get(_cls.name, ()), _cls.__name__))
+for _entry in LOSSES.entries():
+    _entry.refused["reduction"] = ("every loss reduces as Keras's default "
+                                   "'sum_over_batch_size' (the mean over the batch's positions, "
+                                   "sample weights applied); other reductions are not offered")
 LOSSES.lookup("sparse_categorical_crossentropy").refused.update({
     # Keras arguments we know but do not offer, with the reason
     "label_smoothing": "Keras 3's sparse_categorical_crossentropy has no label_smoothing; use "

@@ -313,6 +313,7 @@ def test_defaults_are_keras_defaults():
     ({"name": "cosine_similarity", "axis": 1.5}, "compile.loss.axis", "integer axis"),
     ({"name": "hinge", "from_logits": True}, "compile.loss.from_logits", "takes no arguments"),
     ("kl_divergance", "compile.loss", "did you mean 'kl_divergence'"),
+    ({"name": "poisson", "reduction": "sum"}, "compile.loss.reduction", "sum_over_batch_size"),
 ])
 def test_bad_specs(spec, key, message):
     with pytest.raises(ConfigError, match=message) as info:
