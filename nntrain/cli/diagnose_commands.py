@@ -27,8 +27,8 @@ def _plotter(path: str):
 @cli.command()
 @click.argument("target", metavar="CONFIG|RUN_DIR", type=CONFIG)
 @click.option("--checkpoint", "checkpoint_path", default=None, metavar="PATH",
-              help="Weights to look at (default: a run's latest checkpoint, a config's "
-                   "initial weights).")
+              help="Weights to look at (default: what evaluate scores — a finished run's "
+                   "final model, else its latest checkpoint; a config's initial weights).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=256,
               show_default=True, help="Samples to look at: the first N of the split.")
 @click.option("--split", type=click.Choice(["train", "val"]), default="train",
