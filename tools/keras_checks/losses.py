@@ -1,5 +1,6 @@
-# Run with KERAS_BACKEND=torch and the repository on PYTHONPATH (see README.md here).
-"""Our new losses vs Keras 3.15 (torch backend): values and gradients, float32 and float64."""
+"""Our new losses vs Keras 3.15 (torch backend), float32: values, weighted values and gradients
+(float64 is not comparable: Keras on torch computes some ops in float32 whatever floatx says).
+Run: KERAS_BACKEND=torch PYTHONPATH=. python tools/keras_checks/losses.py"""
 import os; os.environ["KERAS_BACKEND"] = "torch"
 import numpy as np, torch, keras
 from nntrain.losses import get_loss

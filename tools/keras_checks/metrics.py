@@ -1,4 +1,3 @@
-# Run with KERAS_BACKEND=torch and the repository on PYTHONPATH (see README.md here).
 """Our stateful metrics vs Keras 3.15 (torch backend), accumulated over several batches with and
 without sample weights."""
 import os; os.environ["KERAS_BACKEND"] = "torch"

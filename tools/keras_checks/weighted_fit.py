@@ -1,4 +1,3 @@
-# Run with KERAS_BACKEND=torch and the repository on PYTHONPATH (see README.md here).
 """A weighted fit in nntrain vs the same fit in Keras 3.15 (torch backend): same initial weights,
 SGD, no shuffling; class_weight (softmax + sparse CE) and sample_weight (sigmoid + BCE, with
 weighted validation data), compared epoch by epoch (loss, metrics) and in the final weights."""
