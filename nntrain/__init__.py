@@ -1,3 +1,16 @@
-"""nntrain: a command-line neural-network trainer with its own NumPy engine."""
+"""nntrain: a command-line neural-network trainer with its own NumPy engine, and its Python API.
+
+    import nntrain
+    model = nntrain.Model.from_config("configs/mnist1d_mlp.yaml")
+    model.fit(x, y, epochs=5)
+    nntrain.load("runs/mnist1d-cnn").predict(x)
+"""
 
 __version__ = "0.1.0"
+
+from nntrain.api import History, Model, load, resume  # noqa: E402
+from nntrain.errors import (CheckpointError, ConfigError, DataError, InputError,  # noqa: E402
+                            TrainingAborted)
+
+__all__ = ["CheckpointError", "ConfigError", "DataError", "History", "InputError", "Model",
+           "TrainingAborted", "load", "resume"]

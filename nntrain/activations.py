@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from nntrain.errors import unknown
+from nntrain.registry import Registry
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
@@ -24,10 +24,7 @@ class Activation:
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-    @property
-    def is_linear(self) -> bool:
-        return self.name == "linear"
+    doc: str = ""
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -101,33 +98,37 @@ def _swish_backward(x, y, dy):
 
 
 _ACTIVATIONS = [
-    Activation("linear", lambda x: x, lambda x, y, dy: dy),
-    Activation("relu", lambda x: np.maximum(x, _zeros(x)), lambda x, y, dy: dy * (x > 0)),
+    Activation("linear", lambda x: x, lambda x, y, dy: dy, "The identity (no activation)."),
+    Activation("relu", lambda x: np.maximum(x, _zeros(x)), lambda x, y, dy: dy * (x > 0),
+               "max(x, 0)."),
     Activation("leaky_relu", lambda x: np.maximum(x, 0.2 * x),
-               lambda x, y, dy: dy * np.where(x > 0, 1.0, 0.2).astype(x.dtype, copy=False)),
-    Activation("elu", _elu, _elu_backward),
+               lambda x, y, dy: dy * np.where(x > 0, 1.0, 0.2).astype(x.dtype, copy=False),
+               "x for x > 0, else 0.2 x."),
+    Activation("elu", _elu, _elu_backward, "x for x > 0, else exp(x) - 1."),
     Activation("selu", lambda x: SELU_SCALE * _elu(x, SELU_ALPHA),
                lambda x, y, dy: dy * np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)
-               .astype(x.dtype, copy=False)),
-    Activation("gelu", _gelu, _gelu_backward),
-    Activation("sigmoid", sigmoid, lambda x, y, dy: dy * y * (1 - y)),
+               .astype(x.dtype, copy=False), "Scaled ELU (self-normalizing; lecun_normal init)."),
+    Activation("gelu", _gelu, _gelu_backward, "x * Phi(x), Phi the normal CDF (exact form)."),
+    Activation("sigmoid", sigmoid, lambda x, y, dy: dy * y * (1 - y), "1 / (1 + exp(-x))."),
     Activation("hard_sigmoid", lambda x: np.clip(x / 6.0 + 0.5, 0, 1).astype(x.dtype, copy=False),
-               lambda x, y, dy: dy * ((x > -3) & (x < 3)) / 6.0),
-    Activation("tanh", np.tanh, lambda x, y, dy: dy * (1 - y * y)),
-    Activation("softmax", softmax, lambda x, y, dy: softmax_backward(y, dy)),
-    Activation("softplus", _softplus, lambda x, y, dy: dy * sigmoid(x)),
+               lambda x, y, dy: dy * ((x > -3) & (x < 3)) / 6.0,
+               "clip(x / 6 + 0.5, 0, 1) (Keras 3's form)."),
+    Activation("tanh", np.tanh, lambda x, y, dy: dy * (1 - y * y), "Hyperbolic tangent."),
+    Activation("softmax", softmax, lambda x, y, dy: softmax_backward(y, dy),
+               "exp(x) / sum(exp(x)) over the last axis."),
+    Activation("softplus", _softplus, lambda x, y, dy: dy * sigmoid(x), "log(1 + exp(x))."),
     Activation("softsign", lambda x: x / (1 + np.abs(x)),
-               lambda x, y, dy: dy / (1 + np.abs(x)) ** 2),
-    Activation("swish", lambda x: x * sigmoid(x), _swish_backward),
+               lambda x, y, dy: dy / (1 + np.abs(x)) ** 2, "x / (1 + |x|)."),
+    Activation("swish", lambda x: x * sigmoid(x), _swish_backward, "x * sigmoid(x) (alias silu)."),
 ]
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in _ACTIVATIONS}
-ACTIVATIONS["silu"] = ACTIVATIONS["swish"]
+ACTIVATIONS = Registry("activation", expected="an activation name", one_key=False,
+                       instances=True)
+for _a in _ACTIVATIONS:
+    ACTIVATIONS.add(_a.name, _a, aliases=("silu",) if _a.name == "swish" else (), doc=_a.doc)
 
 
 def get(name: str | None, key: str = "activation") -> Activation:
     """Look up an activation by Keras name; ``None`` means linear."""
     if name is None:
         return ACTIVATIONS["linear"]
-    if isinstance(name, str) and name in ACTIVATIONS:
-        return ACTIVATIONS[name]
-    raise unknown("activation", name, ACTIVATIONS, key=key)
+    return ACTIVATIONS.construct(name, key)

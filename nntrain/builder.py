@@ -1,4 +1,4 @@
-"""Turn the config's `model` section into a built `Model`.
+"""Turn the config's `model` section into a built `Network`.
 
 Each layer entry is a one-key map ``LayerName: {arguments}``; `name` and `inputs` are ours, the
 rest go to the layer's constructor, checked against its signature first so that an unknown
@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from nntrain import validate
-from nntrain.config.entries import construct, parse_entry
 from nntrain.errors import ConfigError, InputError, unknown
 from nntrain.layers import LAYERS, snake_case
-from nntrain.model import Model, Node
+from nntrain.model import Network, Node
 
 SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's input
 
@@ -22,9 +21,9 @@ SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's inp
 def make_layer(entry, key: str):
     """Construct (not build) a layer from its one-key config map; returns (layer, the
     `inputs` it names, the entry's key path)."""
-    cls, args, key = parse_entry(entry, key, LAYERS, "layer type", "{Dense: {units: 10}}")
+    spec, args, _, key = LAYERS.parse(entry, key)
     inputs = args.pop("inputs", None)
-    return construct(cls, args, key), inputs, key
+    return LAYERS.call(spec, args, key), inputs, key
 
 
 def _input_shapes(model_cfg: dict) -> dict[str, tuple]:
@@ -55,7 +54,7 @@ def _source_names(inputs, previous: str, known: dict, key: str) -> list[str]:
 
 
 def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | None = None
-                ) -> Model:
+                ) -> Network:
     """Build every layer (weights initialized from `rng`) and check all shapes."""
     rng = rng if rng is not None else np.random.default_rng(0)
     dtype = np.dtype(dtype).type
@@ -82,7 +81,7 @@ def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | 
             raise ConfigError(f"layer name {layer.name!r} is already used", key=f"{key}.name")
         sources = _source_names(inputs, previous, shapes, key)
         if layer.multi_input:
-            if len(sources) < 2:
+            if len(sources) < layer.fewest_inputs:
                 raise ConfigError(f"{type(layer).__name__} merges several inputs; name them with "
                                   f"inputs: [a, b]", key=f"{key}.inputs")
             in_shape = [shapes[s] for s in sources]
@@ -106,4 +105,4 @@ def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | 
     if not isinstance(output, str) or output not in {n.layer.name for n in nodes}:
         raise unknown("output layer", output, [n.layer.name for n in nodes],
                       key="model.outputs")
-    return Model(input_shapes, nodes, output, dtype=dtype)
+    return Network(input_shapes, nodes, output, dtype=dtype)

@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 
 from nntrain import validate
-from nntrain.errors import ConfigError, unknown
+from nntrain.errors import ConfigError
+from nntrain.registry import Registry
 
 Initializer = Callable[[tuple, np.random.Generator], np.ndarray]
 
@@ -103,55 +104,44 @@ def identity(gain: float = 1.0) -> Initializer:
     return init
 
 
-_FACTORIES: dict[str, Callable[..., Initializer]] = {
-    "Zeros": lambda: constant(0.0),
-    "Ones": lambda: constant(1.0),
-    "Constant": constant,
-    "RandomNormal": random_normal,
-    "RandomUniform": random_uniform,
-    "TruncatedNormal": truncated,
-    "GlorotNormal": lambda seed=None: variance_scaling(1.0, "fan_avg", "truncated_normal"),
-    "GlorotUniform": lambda seed=None: variance_scaling(1.0, "fan_avg", "uniform"),
-    "HeNormal": lambda seed=None: variance_scaling(2.0, "fan_in", "truncated_normal"),
-    "HeUniform": lambda seed=None: variance_scaling(2.0, "fan_in", "uniform"),
-    "LecunNormal": lambda seed=None: variance_scaling(1.0, "fan_in", "truncated_normal"),
-    "LecunUniform": lambda seed=None: variance_scaling(1.0, "fan_in", "uniform"),
-    "Orthogonal": orthogonal,
-    "Identity": identity,
-    "VarianceScaling": variance_scaling,
-}
-_ALIASES = {
-    "zeros": "Zeros", "ones": "Ones", "constant": "Constant", "random_normal": "RandomNormal",
-    "random_uniform": "RandomUniform", "truncated_normal": "TruncatedNormal",
-    "glorot_normal": "GlorotNormal", "glorot_uniform": "GlorotUniform",
-    "he_normal": "HeNormal", "he_uniform": "HeUniform", "lecun_normal": "LecunNormal",
-    "lecun_uniform": "LecunUniform", "orthogonal": "Orthogonal", "identity": "Identity",
-    "variance_scaling": "VarianceScaling",
-    "uniform": "RandomUniform", "normal": "RandomNormal",   # Keras's short names
-}
-NAMES = sorted(set(_FACTORIES) | set(_ALIASES))
+INITIALIZERS = Registry(
+    "initializer", expected="an initializer name or a one-key map such as "
+    "{RandomNormal: {stddev: 0.02}}")
+
+
+def _add(name, factory, alias, doc):
+    INITIALIZERS.add(name, factory, aliases=(alias,) if isinstance(alias, str) else alias,
+                     doc=doc)
+
+
+_add("Zeros", lambda: constant(0.0), "zeros", "All zeros.")
+_add("Ones", lambda: constant(1.0), "ones", "All ones.")
+_add("Constant", constant, "constant", "Every entry equal to `value`.")
+_add("RandomNormal", random_normal, ("random_normal", "normal"), "Normal(mean, stddev).")
+_add("RandomUniform", random_uniform, ("random_uniform", "uniform"),
+     "Uniform on [minval, maxval).")
+_add("TruncatedNormal", truncated, "truncated_normal",
+     "Normal(mean, stddev) redrawn outside two standard deviations.")
+_add("GlorotNormal", lambda seed=None: variance_scaling(1.0, "fan_avg", "truncated_normal"),
+     "glorot_normal", "Xavier: truncated normal with variance 2 / (fan_in + fan_out); for tanh.")
+_add("GlorotUniform", lambda seed=None: variance_scaling(1.0, "fan_avg", "uniform"),
+     "glorot_uniform", "Xavier: uniform with variance 2 / (fan_in + fan_out) (Keras's default).")
+_add("HeNormal", lambda seed=None: variance_scaling(2.0, "fan_in", "truncated_normal"),
+     "he_normal", "He: truncated normal with variance 2 / fan_in; for ReLU.")
+_add("HeUniform", lambda seed=None: variance_scaling(2.0, "fan_in", "uniform"), "he_uniform",
+     "He: uniform with variance 2 / fan_in; for ReLU.")
+_add("LecunNormal", lambda seed=None: variance_scaling(1.0, "fan_in", "truncated_normal"),
+     "lecun_normal", "LeCun: truncated normal with variance 1 / fan_in; for SELU.")
+_add("LecunUniform", lambda seed=None: variance_scaling(1.0, "fan_in", "uniform"),
+     "lecun_uniform", "LeCun: uniform with variance 1 / fan_in.")
+_add("Orthogonal", orthogonal, "orthogonal", "A random orthogonal matrix times `gain`.")
+_add("Identity", identity, "identity", "The identity matrix times `gain` (2-D weights).")
+_add("VarianceScaling", variance_scaling, "variance_scaling",
+     "scale / fan (fan_in, fan_out or their mean) as the variance of `distribution`.")
 
 
 def get(spec, key: str = "initializer") -> Initializer:
     """Resolve a config value (name, ``{Name: {args}}``) or pass a callable through."""
     if callable(spec):
         return spec
-    if isinstance(spec, str):
-        name, args = _ALIASES.get(spec, spec), {}
-    elif isinstance(spec, dict) and len(spec) == 1:
-        (name, args), = spec.items()
-        name = _ALIASES.get(name, name)
-        args = args or {}
-        if not isinstance(args, dict):
-            raise ConfigError(f"expected a mapping of arguments, received {args!r}", key=key)
-    else:
-        raise ConfigError(f"expected an initializer name or a one-key map such as "
-                          f"{{RandomNormal: {{stddev: 0.02}}}}, received {spec!r}", key=key)
-    if name not in _FACTORIES:
-        raise unknown("initializer", spec if isinstance(spec, str) else name, NAMES, key=key)
-    try:
-        return _FACTORIES[name](**args)
-    except TypeError as e:
-        raise ConfigError(f"bad arguments for {name}: {e}", key=key) from None
-    except ConfigError as e:
-        raise e.prefixed(key) from None
+    return INITIALIZERS.construct(spec, key)

@@ -25,39 +25,13 @@ import numpy as np
 
 from nntrain import validate
 from nntrain.activations import sigmoid, softmax
-from nntrain.errors import ConfigError, DataError, InputError, unknown
+from nntrain.errors import DataError
+from nntrain.registry import Registry
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 
 
 # -- helpers shared with metrics ------------------------------------------------------------
-def parse_spec(spec, kind: str, key: str) -> tuple[str, dict, str, str]:
-    """Split a config entry into ``(name, arguments, name_key, argument_key_prefix)``.
-
-    Accepted forms: ``"mse"``; ``{name: categorical_crossentropy, from_logits: true}``; and the
-    one-key form used for layers and callbacks, ``{categorical_crossentropy: {from_logits: true}}``.
-    """
-    if isinstance(spec, str):
-        return spec, {}, key, key
-    if isinstance(spec, dict):
-        if "name" in spec:
-            args = dict(spec)
-            name = args.pop("name")
-            name_key, arg_key = f"{key}.name", key
-        elif len(spec) == 1 and isinstance(next(iter(spec.values())), (dict, type(None))):
-            name, args = next(iter(spec.items()))
-            args = dict(args or {})
-            name_key, arg_key = key, f"{key}.{name}"
-        else:
-            raise ConfigError(f"expected a {kind} name, or a map with a 'name' key and its "
-                              f"arguments, received {spec!r}", key=key)
-        if isinstance(name, str):
-            return name, args, name_key, arg_key
-        raise ConfigError(f"expected a {kind} name (a string), received {name!r}", key=name_key)
-    raise ConfigError(f"expected a {kind} name, or a map with a 'name' key and its arguments, "
-                      f"received {spec!r}", key=key)
-
-
 def match_labels(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     """Labels cast to y_pred's dtype and shape. A trailing axis of size 1 on either side is
     dropped or added (Keras's ``squeeze_or_expand_to_same_rank``); anything else must match."""
@@ -111,6 +85,18 @@ def _mean(values: np.ndarray) -> float:
     return float(np.mean(values, dtype=np.float64))
 
 
+def weigh(values: np.ndarray, sample_weight) -> np.ndarray:
+    """`values` of shape (n, ...) times per-sample weights (n,), broadcast over the trailing
+    axes, in `values`' dtype; `values` itself when there are no weights. Applied to the
+    per-position losses it gives Keras's weighted ``sum_over_batch_size`` (sum(w l) / positions,
+    not / sum(w)); applied to a loss gradient, the gradient of that weighted loss (each row of
+    y_pred enters only its own sample's loss)."""
+    if sample_weight is None:
+        return values
+    w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
+    return values * w
+
+
 # -- the losses -----------------------------------------------------------------------------
 class Loss:
     """Base class. ``name`` is the canonical Keras name; ``label_kind`` tells the data loader
@@ -125,9 +111,10 @@ class Loss:
         returns before reduction; the metrics average it)."""
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred) -> float:
-        """The batch loss: the mean of ``per_sample`` (accumulated in float64)."""
-        return _mean(self.per_sample(y_true, y_pred))
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        """The batch loss: the mean of ``per_sample`` (accumulated in float64), each sample's
+        values weighted by `sample_weight` (n,) when given (see `weigh`)."""
+        return _mean(weigh(self.per_sample(y_true, y_pred), sample_weight))
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
         """dL/dy_pred, same shape and dtype as y_pred, including the 1/positions factor."""
@@ -162,7 +149,9 @@ class _Elementwise(Loss):
         e = self._loss(*match_labels(y_true, y_pred))
         return e if e.ndim <= 1 else e.mean(axis=-1)
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            return super().__call__(y_true, y_pred, sample_weight)
         return _mean(self._loss(*match_labels(y_true, y_pred)))
 
     def gradient(self, y_true, y_pred):
@@ -171,6 +160,8 @@ class _Elementwise(Loss):
 
 
 class MeanSquaredError(_Elementwise):
+    """Mean of ``(y_pred - y_true)²`` over the last axis."""
+
     name = "mean_squared_error"
 
     def _loss(self, t, p):
@@ -181,6 +172,8 @@ class MeanSquaredError(_Elementwise):
 
 
 class MeanAbsoluteError(_Elementwise):
+    """Mean of ``|y_pred - y_true|`` over the last axis."""
+
     name = "mean_absolute_error"
 
     def _loss(self, t, p):
@@ -196,7 +189,7 @@ class Huber(_Elementwise):
     name = "huber"
 
     def __init__(self, delta: float = 1.0):
-        self.delta = delta
+        self.delta = validate.number("delta", delta, low=0, low_open=True)
 
     def _loss(self, t, p):
         e = p - t
@@ -221,8 +214,8 @@ class BinaryCrossentropy(_Elementwise):
     name = "binary_crossentropy"
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
+        self.from_logits = validate.boolean("from_logits", from_logits)
+        self.label_smoothing = validate.number("label_smoothing", label_smoothing, low=0, high=1)
 
     def _smooth(self, t):
         s = self.label_smoothing
@@ -264,8 +257,8 @@ class CategoricalCrossentropy(Loss):
     label_kind = "onehot"
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
+        self.from_logits = validate.boolean("from_logits", from_logits)
+        self.label_smoothing = validate.number("label_smoothing", label_smoothing, low=0, high=1)
 
     def _targets(self, y_true, y_pred):
         t, p = match_labels(y_true, y_pred)
@@ -316,7 +309,7 @@ class SparseCategoricalCrossentropy(Loss):
     label_kind = "sparse"
 
     def __init__(self, from_logits: bool = False):
-        self.from_logits = from_logits
+        self.from_logits = validate.boolean("from_logits", from_logits)
 
     @staticmethod
     def _pick(a: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -363,62 +356,30 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 # -- lookup from the config -----------------------------------------------------------------
-LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (
-    MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy)}
-# Keras's other identifiers for the same losses: its short aliases and its class names.
-ALIASES: dict[str, str] = {
-    "mse": "mean_squared_error", "MSE": "mean_squared_error",
-    "mae": "mean_absolute_error", "MAE": "mean_absolute_error",
-    "bce": "binary_crossentropy", "BCE": "binary_crossentropy",
-    **{cls.__name__: name for name, cls in LOSSES.items()},
-}
-_ARGUMENTS = {
-    "huber": {"delta": lambda k, v: validate.number(k, v, low=0, low_open=True)},
-    "binary_crossentropy": {"from_logits": validate.boolean,
-                            "label_smoothing": lambda k, v: validate.number(k, v, low=0, high=1)},
-    "categorical_crossentropy": {"from_logits": validate.boolean,
-                                 "label_smoothing": lambda k, v: validate.number(k, v, low=0,
-                                                                                 high=1)},
-    "sparse_categorical_crossentropy": {"from_logits": validate.boolean},
-}
-_REFUSED = {  # Keras arguments we know but do not offer, with the reason
-    ("sparse_categorical_crossentropy", "label_smoothing"):
-        "Keras 3's sparse_categorical_crossentropy has no label_smoothing; use "
-        "categorical_crossentropy with one-hot labels to smooth them",
-    ("sparse_categorical_crossentropy", "ignore_class"): "ignore_class is not supported",
-}
+LOSSES = Registry("loss", expected="a loss name, or a map with a 'name' key and its arguments",
+                  name_key="name")
+_SHORT = {"mean_squared_error": ("mse", "MSE"), "mean_absolute_error": ("mae", "MAE"),
+          "binary_crossentropy": ("bce", "BCE")}   # Keras's short aliases
+for _cls in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
+             CategoricalCrossentropy, SparseCategoricalCrossentropy):
+    LOSSES.add(_cls.name, _cls, aliases=(*_SHORT.get(_cls.name, ()), _cls.__name__))
+# the losses of extra_losses.py build on the classes above, so they are imported here
+from nntrain.extra_losses import ALIASES, LOSS_CLASSES  # noqa: E402
 
-
-def canonical_name(name: str) -> str | None:
-    """The canonical Keras name for a loss identifier, or None if it names no loss."""
-    if not isinstance(name, str):
-        return None
-    name = ALIASES.get(name, name)
-    return name if name in LOSSES else None
+for _cls in LOSS_CLASSES:
+    LOSSES.add(_cls.name, _cls, aliases=(*ALIASES.get(_cls.name, ()), _cls.__name__))
+for _entry in LOSSES.entries():
+    _entry.refused["reduction"] = ("every loss reduces as Keras's default "
+                                   "'sum_over_batch_size' (the mean over the batch's positions, "
+                                   "sample weights applied); other reductions are not offered")
+LOSSES.lookup("sparse_categorical_crossentropy").refused.update({
+    # Keras arguments we know but do not offer, with the reason
+    "label_smoothing": "Keras 3's sparse_categorical_crossentropy has no label_smoothing; use "
+                       "categorical_crossentropy with one-hot labels to smooth them",
+    "ignore_class": "ignore_class is not supported"})
 
 
 def get_loss(spec, key: str = "compile.loss") -> Loss:
     """Build a loss from ``"mse"`` or ``{name: categorical_crossentropy, from_logits: true, ...}``.
     Raises ConfigError (with the key path and a did-you-mean) for unknown names or arguments."""
-    name, args, name_key, arg_key = parse_spec(spec, "loss", key)
-    canonical = canonical_name(name)
-    if canonical is None:
-        raise unknown("loss", name, list(LOSSES) + list(ALIASES), key=name_key)
-    allowed = _ARGUMENTS.get(canonical, {})
-    kwargs = {}
-    for arg, value in args.items():
-        arg_path = f"{arg_key}.{arg}"
-        if (canonical, arg) in _REFUSED:
-            raise ConfigError(_REFUSED[canonical, arg], key=arg_path)
-        if arg not in allowed:
-            if not allowed:
-                raise ConfigError(f"{canonical} takes no arguments, received {arg!r}",
-                                  key=arg_path)
-            raise unknown(f"argument for {canonical}", arg, allowed, key=arg_path)
-        try:
-            kwargs[arg] = allowed[arg](arg, value)
-        except InputError as err:
-            err.key = arg_path
-            raise
-    return LOSSES[canonical](**kwargs)
+    return LOSSES.construct(spec, key)

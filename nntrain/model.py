@@ -1,5 +1,7 @@
-"""A model: named inputs and a list of layers, each fed by earlier layers or inputs (a DAG in
-config order). A Sequential model is the special case where every layer takes the one before.
+"""The layer graph (`Network`): named inputs and a list of layers, each fed by earlier layers or
+inputs (a DAG in config order). A Sequential model is the special case where every layer takes
+the one before. The public, Keras-style `nntrain.Model` (compile, fit, evaluate, predict) wraps
+one of these.
 
 forward(inputs) runs the layers in order and returns the output layer's output; backward(dy)
 runs them in reverse, summing gradients where an output feeds several layers, and returns the
@@ -25,7 +27,7 @@ class Node:
     output_shape: tuple
 
 
-class Model:
+class Network:
     def __init__(self, input_shapes: dict[str, tuple], nodes: list[Node], output: str,
                  dtype=np.float32):
         self.input_shapes = dict(input_shapes)
@@ -112,9 +114,11 @@ class Model:
 
     # -- computing --------------------------------------------------------------------------
     def forward(self, inputs: list[np.ndarray], training: bool = False,
-                backprop: bool | None = None) -> np.ndarray:
-        """The output layer's output. `backprop`: whether a backward pass follows (then layers
-        keep what it needs even in inference mode); None: only in training."""
+                record: dict | None = None, backprop: bool | None = None) -> np.ndarray:
+        """The output layer's output. With `record` (a dict), also put every layer's output in
+        it by layer name (what diagnostics look at; the arrays are the ones passed on).
+        `backprop`: whether a backward pass follows (then layers keep what it needs even in
+        inference mode); None: only in training."""
         for n in self.nodes:
             n.layer.backprop = backprop
         values = dict(zip(self.input_names, inputs))
@@ -129,6 +133,8 @@ class Model:
                 self._activity_loss += n.layer.activity_regularizer.penalty(y)
                 self._activity_outputs[n.layer.name] = y
             values[n.layer.name] = y
+            if record is not None:
+                record[n.layer.name] = y
         return values[self.output]
 
     def fuses_with(self, loss) -> bool:
@@ -139,11 +145,14 @@ class Model:
         return layer.activation_last and loss.fuses_with(layer.activation.name)
 
     def backward(self, dy: np.ndarray, *, preactivation: bool = False,
-                 wrt_inputs: bool = True) -> list[np.ndarray | None]:
+                 record: dict | None = None, wrt_inputs: bool = True
+                 ) -> list[np.ndarray | None]:
         """Backpropagate dL/d(output). With `preactivation`, `dy` is the gradient with respect
         to the output layer's pre-activation (a loss fused with its activation; see
-        `fuses_with`). Without `wrt_inputs`, layers fed only by the model's inputs skip their
-        input gradient (training needs none) and the returned list holds None for them."""
+        `fuses_with`). With `record` (a dict), also put the gradient reaching each layer's
+        input (what its `backward` returned: an array, a list for merges) in it by layer
+        name. Without `wrt_inputs`, layers fed only by the model's inputs skip their input
+        gradient (training needs none; the returned list holds None for them)."""
         grads: dict[str, np.ndarray] = {self.output: dy}
         for n in reversed(self.nodes):
             layer = n.layer
@@ -158,6 +167,8 @@ class Model:
                 dx = layer.backward_preactivation(g)
             else:
                 dx = layer.backward(g)
+            if record is not None:
+                record[layer.name] = dx
             dxs = dx if layer.multi_input else [dx]
             for src, d in zip(n.inputs, dxs):
                 if d is None:

@@ -11,18 +11,18 @@ import numpy as np
 
 from nntrain.data import load_inputs
 from nntrain.errors import InputError
-from nntrain.training.files import atomic_write, atomic_write_text
+from nntrain.training.atomic_files import atomic_write, atomic_write_text
 
 
-def predict_file(model, normalizer, input_path: str, output_path: str | None) -> str:
-    """Predict every row of `input_path`; write ``.npy`` (raw outputs) or ``.csv`` (outputs and,
-    for classifiers, the predicted class); without `output_path`, CSV on stdout. Returns a
-    one-line report."""
+def predict_file(model, input_path: str, output_path: str | None) -> str:
+    """Predict every row of `input_path` with `model` (an `nntrain.Model`: its normalization
+    applied); write ``.npy`` (raw outputs) or ``.csv`` (outputs and, for classifiers, the
+    predicted class); without `output_path`, CSV on stdout. Returns a one-line report."""
     if output_path and not output_path.endswith((".npy", ".csv")):
         raise InputError("expected an output file ending in .npy or .csv", key="--output",
                          file=output_path)
-    xs = load_inputs(input_path, None, model.input_shapes, model.dtype)
-    outputs = model.predict(normalizer.apply(xs))
+    net = model.network
+    outputs = model.predict(load_inputs(input_path, None, net.input_shapes, net.dtype))
     classes = outputs.argmax(axis=-1) if outputs.shape[-1] > 1 else (outputs[..., 0] > 0.5)
     if output_path and output_path.endswith(".npy"):
         atomic_write(output_path, lambda f: np.save(f, outputs))

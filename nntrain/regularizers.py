@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nntrain import validate
-from nntrain.errors import ConfigError, unknown
+from nntrain.errors import unknown
+from nntrain.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,34 @@ class Regularizer:
         return g
 
 
-_NAMED = {"l1": Regularizer(l1=0.01), "l2": Regularizer(l2=0.01),
-          "l1_l2": Regularizer(l1=0.01, l2=0.01)}
-_CLASSES = {"L1": ("l1",), "L2": ("l2",), "L1L2": ("l1", "l2")}
+def l1(l1: float = 0.01) -> Regularizer:
+    """``l1 * sum(|w|)``."""
+    return Regularizer(l1=validate.number("l1", l1, low=0))
 
 
-def _factors(args: dict, allowed: tuple[str, ...], key: str) -> Regularizer:
+def l2(l2: float = 0.01) -> Regularizer:
+    """``l2 * sum(w**2)`` (no factor 1/2, as Keras)."""
+    return Regularizer(l2=validate.number("l2", l2, low=0))
+
+
+def l1_l2(l1: float = 0.0, l2: float = 0.0) -> Regularizer:
+    """``l1 * sum(|w|) + l2 * sum(w**2)``."""
+    return Regularizer(l1=validate.number("l1", l1, low=0), l2=validate.number("l2", l2, low=0))
+
+
+REGULARIZERS = Registry("regularizer", expected="l1, l2, l1_l2 or a map such as {l2: 1.0e-4}")
+REGULARIZERS.add("L1", l1, aliases=("l1",))
+REGULARIZERS.add("L2", l2, aliases=("l2",))
+REGULARIZERS.add("L1L2", l1_l2)
+REGULARIZERS.add("l1_l2", lambda: l1_l2(0.01, 0.01),
+                 doc="``0.01 * sum(|w|) + 0.01 * sum(w**2)`` (Keras's l1_l2 shorthand).")
+
+
+def _factors(args: dict, key: str) -> Regularizer:
+    """The factor map ``{l2: 1.0e-4}`` / ``{l1: ..., l2: ...}``: Keras's L1L2 arguments."""
     for k in args:
-        if k not in allowed:
-            raise unknown("regularizer argument", k, allowed, key=key)
+        if k not in ("l1", "l2"):
+            raise unknown("regularizer argument", k, ("l1", "l2"), key=key)
     vals = {k: validate.number(f"{key}.{k}", v, low=0) for k, v in args.items()}
     return Regularizer(**vals)
 
@@ -53,14 +73,8 @@ def _factors(args: dict, allowed: tuple[str, ...], key: str) -> Regularizer:
 def get(spec, key: str = "regularizer") -> Regularizer | None:
     if spec is None or isinstance(spec, Regularizer):
         return spec
-    if isinstance(spec, str):
-        if spec not in _NAMED:
-            raise unknown("regularizer", spec, _NAMED, key=key)
-        return _NAMED[spec]
-    if isinstance(spec, dict):
-        if len(spec) == 1 and next(iter(spec)) in _CLASSES:
-            (name, args), = spec.items()
-            return _factors(args or {}, _CLASSES[name], key)
-        return _factors(spec, ("l1", "l2"), key)
-    raise ConfigError(f"expected l1, l2, l1_l2 or a map such as {{l2: 1.0e-4}}, received "
-                      f"{spec!r}", key=key)
+    one_key = (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in REGULARIZERS
+               and isinstance(next(iter(spec.values())), (dict, type(None))))
+    if isinstance(spec, dict) and not one_key:   # {l2: 1.0e-4}: L1L2's factors
+        return _factors(spec, key)
+    return REGULARIZERS.construct(spec, key)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from nntrain.model import Model
+from nntrain.model import Network
 
 
 def _keras_shape(shape) -> list:
     return [None, *shape]
 
 
-def model_summary(model: Model) -> dict:
+def model_summary(model: Network) -> dict:
     """The JSON-ready summary: per-layer rows and totals (SPEC §1 `summary --json`)."""
     itemsize = np.dtype(model.dtype).itemsize
     functional = len(model.input_names) > 1 or any(

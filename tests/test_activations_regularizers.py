@@ -10,7 +10,7 @@ from nntrain.gradcheck import numeric_gradient, relative_error
 X = np.linspace(-4, 4, 37).reshape(1, -1) + 0.013   # avoid the kinks at exactly 0 and +-3
 
 
-@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS.spellings()))
 def test_derivative_matches_finite_differences(name):
     act = activations.get(name)
     x = X.copy()

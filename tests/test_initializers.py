@@ -54,7 +54,7 @@ def test_constants_random_and_identity():
 
 @pytest.mark.parametrize("spec,match", [
     ("he_norml", "did you mean 'he_normal'"),
-    ({"RandomNormal": {"std": 1}}, "bad arguments"),
+    ({"RandomNormal": {"std": 1}}, "did you mean 'stddev'"),
     ({"RandomUniform": {"minval": 1, "maxval": 0}}, "maxval > minval"),
     (3, "expected an initializer name"),
 ])

@@ -2,14 +2,14 @@
 
 import pytest
 
-from nntrain import workspace
+from nntrain import from_config
 from nntrain.summary import model_summary
 from tests.conftest import ROOT
 
 
 def summary_of(name):
-    config = workspace.open_config(ROOT / "configs" / name)
-    return model_summary(workspace.build(config))
+    config = from_config.open_config(ROOT / "configs" / name)
+    return model_summary(from_config.build(config))
 
 
 def test_har_conv1d_network_matches_keras():

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import click
 
-from nntrain import gradcheck, workspace
+from nntrain import from_config, gradcheck
 from nntrain.cli import render
-from nntrain.cli.app import cli, stdout_json
+from nntrain.cli.app import CONFIG, cli, debug_option, stdout_json
 from nntrain.summary import model_summary
 
 
 @cli.command()
-@click.argument("target", metavar="CONFIG|RUN_DIR")
+@click.argument("target", metavar="CONFIG|RUN_DIR", type=CONFIG)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one config key (VALUE is YAML).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@debug_option
 def summary(target, overrides, as_json):
     """Print layers, output shapes and parameter counts, like Keras's model.summary()."""
-    config = workspace.open_config(target, overrides, needs=("model",))
-    model = workspace.build(config)
+    config = from_config.open_config(target, overrides, needs=("model",))
+    model = from_config.build(config)
     info = model_summary(model)
     if as_json:
         stdout_json(info)
@@ -28,7 +29,7 @@ def summary(target, overrides, as_json):
 
 
 @cli.command(name="gradcheck")
-@click.argument("config_path", metavar="CONFIG")
+@click.argument("config_path", metavar="CONFIG", type=CONFIG)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one config key (VALUE is YAML).")
 @click.option("--tolerance", default=1e-6, show_default=True, type=float,
@@ -36,11 +37,12 @@ def summary(target, overrides, as_json):
 @click.option("--entries", default=30, show_default=True, type=click.IntRange(min=1),
               help="Entries checked per tensor (all of a smaller tensor).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@debug_option
 def gradcheck_command(config_path, overrides, tolerance, entries, as_json):
     """Compare every gradient with central finite differences in float64; exit 1 on failure."""
-    config = workspace.open_config(config_path, overrides, needs=("model", "compile.loss"))
-    loss = workspace.get_loss(config)
-    model = workspace.build(config)
+    config = from_config.open_config(config_path, overrides, needs=("model", "compile.loss"))
+    loss = from_config.get_loss(config)
+    model = from_config.build(config)
     rows = gradcheck.check_model(model, loss, seed=config.data.get("seed", 0),
                                  max_entries=entries)
     worst = max((r["rel_error"] for r in rows), default=0.0)

@@ -13,17 +13,19 @@ import traceback
 
 import click
 
-from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
-from nntrain.cli.app import cli
+from nntrain.cli import (diagnose_commands, experiment_commands,  # noqa: F401  (register
+                         inspect_commands, interop_commands, reference_commands,  # the
+                         train_commands)  # commands)
+from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted
 
 
 def main(argv=None) -> None:
     """Console-script entry point: run the group and turn errors into exit codes."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args or bool(os.environ.get("NNTRAIN_DEBUG"))
+    settings = Settings(debug=bool(os.environ.get("NNTRAIN_DEBUG")))
     try:
-        code = cli.main(args=args, prog_name="nntrain", standalone_mode=False)
+        code = cli.main(args=args, prog_name="nntrain", standalone_mode=False, obj=settings)
     except click.UsageError as e:
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
         click.echo(f"error: {e.format_message()}{hint}", err=True)
@@ -35,13 +37,17 @@ def main(argv=None) -> None:
         click.echo("error: aborted", err=True)
         code = 130
     except InputError as e:
-        if debug:
+        if settings.debug:
             traceback.print_exc()
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
     except TrainingAborted as e:
-        if debug:
+        if settings.debug:
             traceback.print_exc()
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -75,3 +75,75 @@ def print_gradcheck(console: Console, rows: list[dict], tolerance: float) -> Non
     worst = max((r["rel_error"] for r in rows), default=0.0)
     verdict = "[green]passed[/]" if worst <= tolerance else "[red]failed[/]"
     console.print(f" max relative error {worst:.2e} (tolerance {tolerance:.0e}): {verdict}")
+
+
+def print_evaluation(console: Console, results: dict, heading: str) -> None:
+    """`evaluate`: a Metric / Value table under a heading naming the file and split."""
+    table = Table()
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    for k, v in results.items():
+        table.add_row(k, f"{v:.4f}")
+    console.print(heading, soft_wrap=True)
+    console.print(table)
+    if "accuracy" in results:
+        console.print(f"Restored model, accuracy: {100 * results['accuracy']:5.2f}%")
+
+
+def checkpoints_table(index: dict, title: str) -> Table:
+    """`checkpoints`: one row per file with epoch, step, monitored values, size and marks
+    (latest, best, final)."""
+    table = Table(title=title, title_justify="left")
+    names = sorted({k for e in index["checkpoints"] for k in e.get("values", {})} - {"lr"})
+    for col in ["File", "Epoch", "Step", *names, "Size", ""]:
+        table.add_column(col, justify="left" if col in ("File", "") else "right")
+    for e in index["checkpoints"]:
+        marks = [m for m in ("latest", "best", "final") if index.get(m) == e["file"]]
+        if e.get("weights_only") and not e.get("final"):
+            marks.append("weights-only")
+        if e.get("restored_epoch"):
+            marks.append(f"weights of epoch {e['restored_epoch']}")
+        epoch = f"{e['epoch']}" + (f" (batch {e['batch']})" if e.get("batch") else "")
+        values = [f"{e['values'][n]:.4f}" if n in e.get("values", {}) else "" for n in names]
+        size = f"{e['size'] / 1024:.1f} KB" if e.get("size") else ""
+        table.add_row(e["file"], epoch, str(e.get("global_step", "")), *values, size,
+                      ", ".join(marks))
+    return table
+
+
+def confusion_table(matrix) -> Table:
+    """`evaluate --confusion`: rows are true classes, columns predicted ones; the diagonal (the
+    correct predictions) in bold, each row's recall at its end."""
+    k = len(matrix)
+    table = Table(title="Confusion matrix (rows: true class, columns: predicted class)",
+                  title_justify="left")
+    table.add_column("true \\ pred", justify="right")
+    for j in range(k):
+        table.add_column(str(j), justify="right")
+    table.add_column("recall", justify="right")
+    for i, row in enumerate(matrix):
+        total = int(sum(row))
+        cells = [f"[bold]{int(v)}[/]" if i == j else str(int(v)) for j, v in enumerate(row)]
+        recall = f"{row[i] / total:.3f}" if total else "-"
+        table.add_row(str(i), *cells, recall)
+    return table
+
+
+def print_explanation(console: Console, d) -> None:
+    """`explain`: one registry entry (a nntrain.reference.Description) — kind and name, its
+    meaning, where it goes, its arguments with defaults, an example line."""
+    from nntrain.reference import flow
+    console.print(f"[bold]{d.name}[/] ({d.kind.noun})"
+                  + (f" — also {', '.join(d.aliases)}" if d.aliases else ""), soft_wrap=True)
+    console.print(d.summary or "(no description)", soft_wrap=True)
+    console.print(f"Where: {d.kind.where}.", soft_wrap=True, markup=False)
+    if d.own_arguments:
+        table = Table(show_edge=False)
+        table.add_column("argument")
+        table.add_column("default")
+        for a in d.own_arguments:
+            table.add_row(a.name, "required" if a.required else flow(a.default))
+        console.print(table)
+    else:
+        console.print("No arguments.")
+    console.print(f"Example: {d.example}", soft_wrap=True, markup=False, highlight=False)

@@ -1,4 +1,5 @@
-"""Commands that train or use a run: fit, resume, evaluate, predict, checkpoints."""
+"""Commands that train or use a run: fit, resume, evaluate, predict, checkpoints. Each is a thin
+layer over the Python API (nntrain/api.py): parse, call, render."""
 
 from __future__ import annotations
 
@@ -6,211 +7,201 @@ import signal
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from nntrain import workspace
-from nntrain.cli.app import cli, stdout_json
+import nntrain
+from nntrain import from_config
+from nntrain.cli import render
+from nntrain.cli.app import CONFIG, FILE, RUN_DIR, cli, debug_option, stdout_json
 from nntrain.cli.options import threads_option, use_config_threads
-from nntrain.cli.render import wide_console
-from nntrain.cli.progress import make_reporter
-from nntrain.errors import InputError
+from nntrain.cli.progress import make_progress
 from nntrain.predict import predict_file
 from nntrain.training import checkpoint as ckpt
-from nntrain.training import run as runs
-from nntrain.training.trainer import Interrupted
+from nntrain.training.callbacks import Callback
+from nntrain.training.restore import checkpoint_for
+from nntrain.training.run_dir import base_directory, run_dir_argument
+from nntrain.training.trainer import Interrupted, StoppedAtOnce
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-class StoppedAtOnce(BaseException):
-    """A second Ctrl-C / SIGTERM: leave now, whatever is running (writes are atomic, so the
-    previous checkpoint stays valid). A BaseException so no `except Exception` swallows it."""
+class SignalStop(Callback):
+    """Ctrl-C / SIGTERM while training: the first finishes the batch and checkpoints (the
+    trainer's save-and-stop path), a second stops at once (the previous checkpoint stays
+    valid). Installed for the duration of one command; a listener, so it knows the trainer."""
 
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
+    def __init__(self, progress):
+        self.progress = progress
+        self.trainer = None
+        self._previous = {}
 
+    def __enter__(self):
+        for sig in SIGNAL_EXIT:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
 
-def _train(session, reporter) -> int:
-    """Train with Ctrl-C / SIGTERM handled: the first finishes the batch and checkpoints, a
-    second stops at once (the previous checkpoint stays valid)."""
-    trainer = session.trainer
-    previous = {}
-
-    def handler(signum, frame):
-        if trainer.interrupt_signal is not None:
-            raise StoppedAtOnce(signum)
-        trainer.interrupt_signal = signum
-        reporter.message("Stopping after this batch (press Ctrl-C again to stop at once)...")
-
-    for sig in SIGNAL_EXIT:
-        previous[sig] = signal.signal(sig, handler)
-    try:
-        with workspace.located(session.config):
-            trainer.fit(session.epochs)
-    except StoppedAtOnce as e:
-        reporter.train_end()
-        click.echo(f"error: stopped at once by a second signal; the checkpoint before it is "
-                   f"intact: nntrain resume {trainer.run_dir} --latest", err=True)
-        return SIGNAL_EXIT.get(e.signum, 130)
-    except Interrupted as e:
-        reporter.train_end()
-        # on stderr even with --quiet: the one thing the user must know after an interrupt
-        click.echo(f"Interrupted; saved {e.checkpoint}. Continue with: "
-                   f"nntrain resume {trainer.run_dir} --latest", err=True)
-        return SIGNAL_EXIT.get(e.signum, 130)
-    finally:
-        for sig, h in previous.items():
+    def __exit__(self, *exc):
+        for sig, h in self._previous.items():
             signal.signal(sig, h)
+
+    def _handle(self, signum, frame):
+        if self.trainer is None or self.trainer.interrupt_signal is not None:
+            raise StoppedAtOnce(signum)
+        self.trainer.interrupt_signal = signum
+        self.progress.message("Stopping after this batch (press Ctrl-C again to stop at once)...")
+
+
+def _train(progress, run_training) -> int:
+    """Run `run_training(listeners)` with signals handled; the exit code."""
+    stop = SignalStop(progress)
+    with stop:
+        try:
+            run_training([progress, stop])
+        except StoppedAtOnce as e:
+            progress.close()
+            where = stop.trainer.run_dir if stop.trainer else "RUN_DIR"
+            click.echo(f"error: stopped at once by a second signal; the checkpoint before it is "
+                       f"intact: nntrain resume {where} --latest", err=True)
+            return SIGNAL_EXIT.get(e.signum, 130)
+        except Interrupted as e:
+            progress.close()
+            # on stderr even with --quiet: the one thing the user must know after an interrupt
+            click.echo(f"Interrupted; saved {e.checkpoint}. Continue with: "
+                       f"nntrain resume {stop.trainer.run_dir} --latest", err=True)
+            return SIGNAL_EXIT.get(e.signum, 130)
     return 0
 
 
 @cli.command()
-@click.argument("config_path", metavar="CONFIG")
+@click.argument("config_path", metavar="CONFIG", type=CONFIG)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one config key (VALUE is YAML), e.g. fit.epochs=3.")
-@click.option("--run-dir", default=None, help="Write the run here instead of runs/<name>.")
+@click.option("--run-dir", default=None, type=RUN_DIR,
+              help="Write the run here instead of runs/<name>.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@debug_option
 @threads_option
-def fit(config_path, overrides, run_dir, quiet, debug):
+def fit(config_path, overrides, run_dir, quiet):
     """Train the model a config describes; writes runs/<name>/."""
-    config = workspace.open_config(config_path, overrides,
-                                   needs=("model", "compile.loss", "data"))
+    config = from_config.open_config(config_path, overrides,
+                                     needs=("model", "compile.loss", "data"))
     use_config_threads(config)
-    reporter = make_reporter(quiet)
-    session = runs.start_fit(config, run_dir=run_dir, reporter=reporter,
-                             config_name=runs.default_run_name(config_path))
-    directory = session.trainer.run_dir
-    base = run_dir or config.data.get("run_dir") or f"runs/{config.data.get('name', '')}"
-    if Path(base).resolve() != directory.resolve():
-        reporter.message(f"{base} already holds a run; writing {directory} instead")
-    reporter.message(f"Run directory: {directory} ({session.trainer.dataset.describe()})")
-    return _train(session, reporter)
+    model = nntrain.Model.from_config(config)
+    target = base_directory(config.data, run_dir, Path(config_path).stem)
+    progress = make_progress(quiet)
+    if "sweep" in config.data:
+        progress.message(f"Note: {config_path} has a sweep: section; fit trains the config once, "
+                         f"as it is. To run the sweep: nntrain sweep {config_path}")
+    return _train(progress, lambda listeners: model.fit(run_dir=target, listeners=listeners))
 
 
 @cli.command()
-@click.argument("run_dir", required=False, metavar="[RUN_DIR]")
+@click.argument("run_dir", required=False, metavar="[RUN_DIR]", type=RUN_DIR)
 @click.option("--latest", is_flag=True, help="Continue from the newest complete checkpoint.")
-@click.option("--checkpoint", "checkpoint_path", default=None, help="Continue from this file.")
+@click.option("--checkpoint", "checkpoint_path", default=None, type=FILE,
+              help="Continue from this file.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Total number of epochs of the run (Keras `epochs`).")
 @click.option("--weights-only-ok", is_flag=True,
               help="Accept a weights-only checkpoint and start a fresh optimizer.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@debug_option
 @threads_option
-def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet, debug):
+def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet):
     """Continue a run exactly where it stopped."""
     if latest == bool(checkpoint_path):
         raise click.UsageError("give exactly one of --latest or --checkpoint PATH")
-    directory = runs.run_dir_argument(run_dir)
-    reporter = make_reporter(quiet)
-    path = runs.checkpoint_for(directory, "latest", checkpoint_path) if checkpoint_path else None
-    session, cp, fresh = runs.start_resume(directory, path, epochs=epochs,
-                                           weights_only_ok=weights_only_ok, reporter=reporter)
-    use_config_threads(session.config)
-    state = session.trainer.state
-    if fresh:
-        reporter.message("Weights-only checkpoint: starting a fresh optimizer (not an exact "
-                         "resume).")
-    if state.epoch >= session.epochs:
-        reporter.message(f"Nothing to do: the run has completed {state.epoch} of "
-                         f"{session.epochs} epochs (use --epochs N to train longer).")
-        return 0
-    where = f"epoch {state.epoch + 1}" + (f", batch {state.batch + 1}" if state.batch else "")
-    reporter.message(f"Resuming {directory} from {cp.path} at {where}")
-    return _train(session, reporter)
+    run = run_dir_argument(run_dir)
+    use_config_threads(from_config.open_config(run.config))
+    progress = make_progress(quiet)
+    return _train(progress, lambda listeners: nntrain.resume(
+        run.path, checkpoint=checkpoint_path, epochs=epochs, weights_only_ok=weights_only_ok,
+        listeners=listeners))
 
 
-def _open_for_scoring(run_dir, latest, best, checkpoint_path, *, need_data=True):
-    if sum(map(bool, (latest, best, checkpoint_path))) > 1:
-        raise click.UsageError("give at most one of --latest, --best, --checkpoint")
-    directory = runs.run_dir_argument(run_dir)
-    path = runs.checkpoint_for(directory, "best" if best else "latest", checkpoint_path)
-    session, cp = runs.open_checkpoint(directory, path, need_data=need_data)
-    return directory, path, session, cp
+def _which(final, latest, best, checkpoint_path) -> str | None:
+    if sum(map(bool, (final, latest, best, checkpoint_path))) > 1:
+        raise click.UsageError("give at most one of --final, --latest, --best, --checkpoint")
+    return "final" if final else "latest" if latest else "best" if best else None
+
+
+def _load(run_dir, which, checkpoint_path):
+    run = run_dir_argument(run_dir)
+    return nntrain.load(checkpoint_for(run, which, checkpoint_path))
+
+
+def which_options(f):
+    for opt in reversed([
+            click.option("--final", is_flag=True,
+                         help="The weights fit ended with (default for a finished run)."),
+            click.option("--latest", is_flag=True,
+                         help="The newest checkpoint (default for an unfinished run)."),
+            click.option("--best", is_flag=True, help="The best checkpoint."),
+            click.option("--checkpoint", "checkpoint_path", default=None, type=FILE,
+                         help="This checkpoint file.")]):
+        f = opt(f)
+    return f
 
 
 @cli.command()
-@click.argument("run_dir", required=False, metavar="[RUN_DIR]")
-@click.option("--latest", is_flag=True, help="Score the newest checkpoint (the default).")
-@click.option("--best", is_flag=True, help="Score the best checkpoint.")
-@click.option("--checkpoint", "checkpoint_path", default=None, help="Score this file.")
+@click.argument("run_dir", required=False, metavar="[RUN_DIR]", type=RUN_DIR)
+@which_options
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test",
               show_default=True)
+@click.option("--confusion", is_flag=True,
+              help="Also show the confusion matrix (true class by predicted class).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@debug_option
 @threads_option
-def evaluate(run_dir, latest, best, checkpoint_path, split, as_json):
+def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as_json):
     """Score a saved model on the test (or val/train) split."""
-    directory, path, session, cp = _open_for_scoring(run_dir, latest, best, checkpoint_path)
-    use_config_threads(session.config)
-    data = session.trainer.dataset
-    part = {"test": data.test, "val": data.val, "train": data.train}[split]
-    if part is None:
-        raise InputError(f"the run has no {split} split; set data.{split} in the config or "
-                         f"choose --split", key=f"data.{'validation' if split == 'val' else split}",
-                         file=str(directory / "config.yaml"))
-    results = session.trainer.evaluate(part)
-    out = {**results, "checkpoint": str(path), "split": split, "samples": len(part),
-           "epoch": cp.meta.get("epoch")}
+    model = _load(run_dir, _which(final, latest, best, checkpoint_path), checkpoint_path)
+    use_config_threads(model.config)
+    part = model.data_split(split)
+    matrix = model.confusion_matrix(part) if confusion else None
+    results, samples = model.evaluate(part), len(part)
     if as_json:
-        stdout_json(out)
+        extra = {"confusion_matrix": matrix.tolist()} if confusion else {}
+        stdout_json({**results, "checkpoint": str(model.checkpoint), "split": split,
+                     "samples": samples, "epoch": model.checkpoint_meta.get("epoch"),
+                     "holds": model.checkpoint_description, **extra})
         return 0
-    table = Table()
-    table.add_column("Metric")
-    table.add_column("Value", justify="right")
-    for k, v in results.items():
-        table.add_row(k, f"{v:.4f}")
-    console = wide_console()
-    console.print(f"Evaluation of {path} on {split} ({len(part)} samples)", soft_wrap=True)
-    console.print(table)
-    if "accuracy" in results:
-        console.print(f"Restored model, accuracy: {100 * results['accuracy']:5.2f}%")
+    console = render.wide_console()
+    render.print_evaluation(console, results,
+                            f"Evaluation of {model.checkpoint} ({model.checkpoint_description}) "
+                            f"on {split} ({samples} samples)")
+    if confusion:
+        console.print(render.confusion_table(matrix))
     return 0
 
 
 @cli.command()
-@click.argument("run_dir", required=False, metavar="[RUN_DIR]")
-@click.option("--input", "input_path", required=True, help=".npy, .npz or .csv of inputs.")
-@click.option("--output", "output_path", default=None,
-              help=".npy (probabilities) or .csv (probabilities and class); default: CSV on stdout.")
-@click.option("--latest", is_flag=True)
-@click.option("--best", is_flag=True)
-@click.option("--checkpoint", "checkpoint_path", default=None)
+@click.argument("run_dir", required=False, metavar="[RUN_DIR]", type=RUN_DIR)
+@click.option("--input", "input_path", required=True, type=FILE,
+              help=".npy, .npz or .csv of inputs.")
+@click.option("--output", "output_path", default=None, type=FILE,
+              help=".npy (probabilities) or .csv (probabilities and class); "
+                   "default: CSV on stdout.")
+@which_options
+@debug_option
 @threads_option
-def predict(run_dir, input_path, output_path, latest, best, checkpoint_path):
+def predict(run_dir, input_path, output_path, final, latest, best, checkpoint_path):
     """Predict with a saved model; class probabilities and the predicted class."""
-    _, _, session, cp = _open_for_scoring(run_dir, latest, best, checkpoint_path,
-                                          need_data=False)
-    use_config_threads(session.config)
-    message = predict_file(session.trainer.model, runs.checkpoint_normalizer(cp), input_path,
-                           output_path)
-    click.echo(message, err=True)
+    model = _load(run_dir, _which(final, latest, best, checkpoint_path), checkpoint_path)
+    use_config_threads(model.config)
+    click.echo(predict_file(model, input_path, output_path), err=True)
     return 0
 
 
 @cli.command(name="checkpoints")
-@click.argument("run_dir", required=False, metavar="[RUN_DIR]")
+@click.argument("run_dir", required=False, metavar="[RUN_DIR]", type=RUN_DIR)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@debug_option
 def checkpoints_command(run_dir, as_json):
-    """List a run's checkpoints: epoch, monitored values, size, latest and best."""
-    directory = runs.run_dir_argument(run_dir)
-    index = ckpt.read_index(directory / "checkpoints")
+    """List a run's checkpoints: epoch, monitored values, size, latest, best and final."""
+    run = run_dir_argument(run_dir)
+    index = ckpt.read_index(run.checkpoints)
     if as_json:
         stdout_json(index)
         return 0
-    table = Table(title=f"Checkpoints of {directory}", title_justify="left")
-    names = sorted({k for e in index["checkpoints"] for k in e.get("values", {})} - {"lr"})
-    for col in ["File", "Epoch", "Step", *names, "Size", ""]:
-        table.add_column(col, justify="left" if col in ("File", "") else "right")
-    for e in index["checkpoints"]:
-        marks = [m for m, key in (("latest", "latest"), ("best", "best")) if index.get(key) ==
-                 e["file"]]
-        epoch = f"{e['epoch']}" + (f" (batch {e['batch']})" if e.get("batch") else "")
-        values = [f"{e['values'][n]:.4f}" if n in e.get("values", {}) else "" for n in names]
-        size = f"{e['size'] / 1024:.1f} KB" if e.get("size") else ""
-        table.add_row(e["file"], epoch, str(e.get("global_step", "")), *values, size,
-                      ", ".join(marks) + (" weights-only" if e.get("weights_only") else ""))
-    wide_console().print(table)
+    render.wide_console().print(render.checkpoints_table(index, f"Checkpoints of {run}"))
     return 0

@@ -18,29 +18,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nntrain.data import checks
 from nntrain.data.normalize import Normalizer
 from nntrain.data.reading import read_inputs, read_part
 from nntrain.data.sources import NpySource, NpzSource, file_format, open_source, resolve
+from nntrain.data.weights import check_sample_weight
 from nntrain.errors import ConfigError, DataError, unknown
 
-DATA_KEYS = ("path", "x", "y", "test", "validation_split", "validation", "normalize")
-PART_KEYS = ("path", "x", "y")
+DATA_KEYS = ("path", "x", "y", "sample_weight", "test", "validation_split", "validation",
+             "normalize")
+PART_KEYS = ("path", "x", "y", "sample_weight")
 LABEL_KINDS = ("sparse", "onehot", "dense")
 
 
 @dataclass
 class Split:
-    """x: one array (n, *input_shape) per model input, in input order; y: the n labels."""
+    """x: one array (n, *input_shape) per model input, in input order; y: the n labels;
+    sample_weight: None, or float64 weights (n,) (or one per output position)."""
 
     x: list[np.ndarray]
     y: np.ndarray
+    sample_weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def take(self, start: int, stop: int | None = None) -> "Split":
         """Samples [start:stop] as views (memory maps stay memory maps)."""
-        return Split([x[start:stop] for x in self.x], self.y[start:stop])
+        w = None if self.sample_weight is None else self.sample_weight[start:stop]
+        return Split([x[start:stop] for x in self.x], self.y[start:stop], w)
 
 
 @dataclass
@@ -121,8 +127,7 @@ def load_dataset(data_cfg: dict, *, input_shapes: dict[str, tuple[int, ...]],
     def part(spec: dict, prefix: str, defaults: tuple[str, str]) -> Split:
         return Split(*read_part(spec, prefix=prefix, defaults=defaults, **common))
 
-    train = part({k: cfg[k] for k in ("path", "x", "y") if k in cfg}, "data",
-                 ("x_train", "y_train"))
+    train = part({k: cfg[k] for k in PART_KEYS if k in cfg}, "data", ("x_train", "y_train"))
     val = None
     fraction = _validation_split(cfg.get("validation_split") or 0)
     if fraction:
@@ -137,6 +142,45 @@ def load_dataset(data_cfg: dict, *, input_shapes: dict[str, tuple[int, ...]],
                         "path)", key="data.test")
     normalizer = Normalizer.fit(cfg.get("normalize", "none"), train.x, dtype=dtype)
     return Dataset(train, val, test, normalizer)
+
+
+def split_from_arrays(x, y, *, input_shapes: dict[str, tuple[int, ...]],
+                      output_shape: tuple[int, ...], label_kind: str, dtype=np.float32,
+                      key: str = "x", sample_weight=None) -> Split:
+    """Arrays handed over in code (the Python API's `fit(x, y)`) checked as a data file's are:
+    `x` one array, a list in input order or a dict by input name; `y` the labels;
+    `sample_weight` None or one weight per sample."""
+    names = list(input_shapes)
+    if isinstance(x, dict):
+        missing = [n for n in names if n not in x]
+        if missing or len(x) != len(names):
+            raise DataError(f"expected one array per model input ({', '.join(names)}), "
+                            f"received {sorted(x)}", key=key)
+        x = [x[n] for n in names]
+    elif not isinstance(x, (list, tuple)):
+        x = [x]
+    if len(x) != len(names):
+        raise DataError(f"the model has {len(names)} inputs ({', '.join(names)}); received "
+                        f"{len(x)} arrays", key=key)
+    xs = []
+    for name, a in zip(names, x):
+        a = checks.numeric(np.asarray(a), what=f"the array for input {name!r}", key=key)
+        a = checks.match_shape(a, input_shapes[name], what=f"the array for input {name!r}",
+                               key=key, input_name=name)
+        checks.finite(a, what=f"the array for input {name!r}", key=key)
+        xs.append(a)
+    if y is None:
+        return Split(xs, np.zeros(len(xs[0])))
+    y = checks.numeric(np.asarray(y), what="y", key="y")
+    checks.finite(y, what="y", key="y")
+    checks.same_length(xs[0].shape[0], y, what="y", key="y")
+    w = None
+    if sample_weight is not None:
+        w = check_sample_weight(np.asarray(sample_weight), n=len(y),
+                                positions=tuple(output_shape[:-1]), what="sample_weight",
+                                key="sample_weight")
+    return Split(xs, checks.labels(y, label_kind, output_shape, np.dtype(dtype), what="y",
+                                   key="y"), w)
 
 
 def resolve_data_paths(data_cfg: dict) -> dict:
@@ -154,8 +198,9 @@ def resolve_data_paths(data_cfg: dict) -> dict:
             npy = file_format(path, key="data.path") == ".npy"
         except DataError:
             npy = False
-        if npy and isinstance(spec.get("y"), str):
-            spec["y"] = resolve(spec["y"])
+        for k in ("y", "sample_weight"):
+            if npy and isinstance(spec.get(k), str):
+                spec[k] = resolve(spec[k])
     return out
 
 

@@ -13,6 +13,8 @@ When the network needs no gradient of a layer's input (a first layer, fed by the
 ``needs_input_grad = False`` and ``backward`` may return None instead of computing dx.
 
 Layers with several inputs (merges) set ``multi_input = True``; they take and return lists.
+``fewest_inputs`` is the least a multi-input layer takes (merges: 2; MultiHeadAttention: 1, a
+list of one for self-attention).
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ import numpy as np
 
 from nntrain import initializers, regularizers
 from nntrain.errors import ConfigError
+from nntrain.registry import Registry
 
-LAYERS: dict[str, type["Layer"]] = {}
+LAYERS = Registry("layer type", expected="a one-key map such as {Dense: {units: 10}}",
+                  section="layer")
 
 
 def register(cls: type["Layer"]) -> type["Layer"]:
     """Class decorator: make a layer available to configs under its Keras class name."""
-    LAYERS[cls.__name__] = cls
-    return cls
+    return LAYERS.register(cls)
 
 
 def snake_case(name: str) -> str:
@@ -47,6 +50,7 @@ class Layer:
     ``forward``, ``backward`` and ``compute_output_shape``."""
 
     multi_input = False
+    fewest_inputs = 2
     # True when `self.activation` is applied last, elementwise, to the layer's output (Dense,
     # Conv, Activation): such a layer keeps its pre-activation `_z` and output `_y` and
     # implements `backward_preactivation`, so a loss may be fused with its activation

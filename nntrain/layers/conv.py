@@ -18,7 +18,6 @@ from nntrain.layers.base import (Layer, check_initializer, check_rank, check_reg
                                  column_sums, register)
 from nntrain.layers.windows import (check_data_format, col2im, crop_spatial, pad_spatial,
                                     padding_arg, plan, windows)
-from nntrain.layers.windows import plan_axis, tap_slice  # noqa: F401  (moved to windows.py)
 
 
 # -- the layers -----------------------------------------------------------------------------

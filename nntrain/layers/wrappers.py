@@ -12,34 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from nntrain import validate
-from nntrain.errors import ConfigError, unknown
-from nntrain.layers.base import Layer, register, snake_case
-
-
-def build_inner(spec, key: str = "layer"):
-    """The inner layer's class and arguments from its one-key map ``{LSTM: {units: 8}}``;
-    errors name `key`."""
-    from nntrain.layers.base import LAYERS  # here, not at import time: avoids import cycles
-    if not isinstance(spec, dict) or len(spec) != 1:
-        raise ConfigError(f"expected a one-key map such as {{LSTM: {{units: 8}}}}, received "
-                          f"{spec!r}", key=key)
-    (name, args), = spec.items()
-    if name not in LAYERS:
-        raise unknown("layer", name, LAYERS, key=key)
-    args = {} if args is None else args
-    if not isinstance(args, dict):
-        raise ConfigError(f"expected a mapping of arguments, received {args!r}",
-                          key=f"{key}.{name}")
-    return LAYERS[name], dict(args)
-
-
-def make_inner(cls, args: dict, key: str):
-    try:
-        return cls(**args)
-    except TypeError as e:
-        raise ConfigError(f"bad arguments for {cls.__name__}: {e}", key=key) from None
-    except ConfigError as e:
-        raise e.prefixed(key) from None
+from nntrain.errors import ConfigError
+from nntrain.layers.base import LAYERS, Layer, register, snake_case
 
 
 class Wrapper(Layer):
@@ -105,19 +79,18 @@ class Bidirectional(Wrapper):
             raise ConfigError("merge_mode None (two separate outputs) is not supported; use "
                               "concat, sum, mul or ave", key="merge_mode")
         self.merge_mode = validate.choice("merge_mode", merge_mode, self.MERGE_MODES)
-        cls, args = build_inner(layer)
-        key = f"layer.{cls.__name__}"
-        self.forward_layer = make_inner(cls, args, key)
+        entry, args, _, key = LAYERS.parse(layer, "layer")
+        self.forward_layer = LAYERS.call(entry, args, key)
         if not hasattr(self.forward_layer, "go_backwards"):
             raise ConfigError(f"Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN), "
-                              f"received {cls.__name__}", key="layer")
+                              f"received {entry.name}", key="layer")
         if self.forward_layer.go_backwards:
             raise ConfigError("the wrapped layer must run forwards (the backward copy is made "
                               "by Bidirectional), received go_backwards=True",
                               key=f"{key}.go_backwards")
-        self.backward_layer = make_inner(cls, {**args, "go_backwards": True}, key)
-        self.layer_spec = {cls.__name__: args}
-        inner_name = args.get("name") or snake_case(cls.__name__)
+        self.backward_layer = LAYERS.call(entry, {**args, "go_backwards": True}, key)
+        self.layer_spec = {entry.name: args}
+        inner_name = args.get("name") or snake_case(entry.name)
         self.forward_layer.name = f"forward_{inner_name}"
         self.backward_layer.name = f"backward_{inner_name}"
         self.return_sequences = self.forward_layer.return_sequences
@@ -211,13 +184,13 @@ class TimeDistributed(Wrapper):
 
     def __init__(self, layer, **base):
         super().__init__(**base)
-        cls, args = build_inner(layer)
-        self.layer = make_inner(cls, args, f"layer.{cls.__name__}")
+        entry, args, _, key = LAYERS.parse(layer, "layer")
+        self.layer = LAYERS.call(entry, args, key)
         if self.layer.multi_input:
             raise ConfigError(f"TimeDistributed wraps a single-input layer, received "
-                              f"{cls.__name__}", key="layer")
-        self.layer_spec = {cls.__name__: args}
-        self.layer.name = args.get("name") or snake_case(cls.__name__)
+                              f"{entry.name}", key="layer")
+        self.layer_spec = {entry.name: args}
+        self.layer.name = args.get("name") or snake_case(entry.name)
 
     def _inner(self):
         return [("", self.layer)]

@@ -95,7 +95,9 @@ class Optimizer:
         self.iterations = 0
         self._state: dict[str, dict[str, np.ndarray]] | None = None  # param key -> slot -> array
         self._from_checkpoint = False  # state loaded and not yet checked against the params
-        self._scratch = threading.local()   # per thread: parameters update side by side
+        # work buffers, one set per thread (parameters update side by side; a plain dict by
+        # thread id, so an optimizer can still be deep-copied)
+        self._scratch: dict[int, dict[tuple, np.ndarray]] = {}
 
     # -- what subclasses provide ---------------------------------------------------------------
     def slots(self) -> dict[str, float]:
@@ -178,9 +180,7 @@ class Optimizer:
     def scratch(self, like: np.ndarray, i: int) -> np.ndarray:
         """Work buffer number `i` shaped like `like` (0 holds the clipped gradient), reused;
         one set per thread."""
-        buffers = getattr(self._scratch, "buffers", None)
-        if buffers is None:
-            buffers = self._scratch.buffers = {}
+        buffers = self._scratch.setdefault(threading.get_ident(), {})
         k = (like.shape, like.dtype, i)
         buf = buffers.get(k)
         if buf is None:

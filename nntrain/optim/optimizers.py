@@ -17,19 +17,14 @@ Where epsilon goes, as read in the Keras 3 sources (it differs from PyTorch):
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
 from nntrain import validate
-from nntrain.errors import CheckpointError, ConfigError, unknown
+from nntrain.errors import CheckpointError, ConfigError
 from nntrain.optim.base import Optimizer
-
-# Keras arguments we know of but do not implement: named in the error rather than "unknown".
-_UNSUPPORTED = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-                "gradient_accumulation_steps")
+from nntrain.registry import Registry
 
 
 class SGD(Optimizer):
@@ -319,37 +314,19 @@ class Nadam(Optimizer):
         return install
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (
-    SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam)}
+OPTIMIZERS = Registry("optimizer", expected="an optimizer name or a mapping with a 'name'",
+                      one_key=False, name_key="name", case_insensitive=True)
+# Keras arguments we know of but do not implement: named in the error rather than "unknown".
+_REFUSED = {arg: f"the Keras argument {arg!r} is not supported by nntrain" for arg in (
+    "use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+    "gradient_accumulation_steps")}
+for _cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam):
+    OPTIMIZERS.add(_cls.name, _cls, refused=_REFUSED)
 
 
 def make_optimizer(spec, key: str = "compile.optimizer") -> Optimizer:
     """An optimizer from config: a name (``adam``; Keras class names such as ``Adam`` too) or a
     mapping ``{name: adam, learning_rate: 0.001, clipnorm: 1.0, ...}`` with Keras's arguments."""
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"expected an optimizer name or a mapping with a 'name', received "
-                          f"{spec!r}", key=key)
-    args = dict(spec)
-    if "name" not in args:
-        raise ConfigError(f"expected a 'name' (one of {', '.join(OPTIMIZERS)}), received "
-                          f"{dict(spec)!r}", key=key)
-    name = args.pop("name")
-    cls = OPTIMIZERS.get(str(name).lower())
-    if cls is None:
-        raise unknown("optimizer", name, OPTIMIZERS, key=f"{key}.name")
-    allowed = [p for c in cls.__mro__ if c is not object and "__init__" in vars(c)
-               for p in inspect.signature(c.__init__).parameters if p not in ("self", "common")]
-    for arg in args:
-        if arg in _UNSUPPORTED:
-            raise ConfigError(f"the Keras argument {arg!r} is not supported by nntrain",
-                              key=f"{key}.{arg}")
-        if arg not in allowed:
-            raise unknown(f"{cls.name} argument", arg, set(allowed), key=f"{key}.{arg}")
-    try:
-        opt = cls(**args)
-    except ConfigError as e:
-        raise e.prefixed(key) from None
+    opt = OPTIMIZERS.construct(spec, key)
     opt.key = key
     return opt

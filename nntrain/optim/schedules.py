@@ -17,13 +17,13 @@ rounding. Arguments are checked in ``__init__`` (a `ConfigError` keyed by the ba
 from __future__ import annotations
 
 import bisect
-import inspect
 import math
 import numbers
 from collections.abc import Mapping, Sequence
 
 from nntrain import validate
-from nntrain.errors import ConfigError, unknown
+from nntrain.errors import ConfigError
+from nntrain.registry import Registry
 
 
 def _num(name: str, value, **bounds):
@@ -216,35 +216,20 @@ class CosineDecayRestarts(Schedule):
         return self.initial_learning_rate * ((1.0 - self.alpha) * decayed + self.alpha)
 
 
-SCHEDULES: dict[str, type[Schedule]] = {cls.__name__: cls for cls in (
-    ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay,
-    CosineDecayRestarts)}
+SCHEDULES = Registry(
+    "learning-rate schedule", one_key=False, bare=False, name_key="schedule",
+    case_insensitive=True, section="schedule",
+    expected="a number or a mapping with a 'schedule' key naming one of ExponentialDecay, "
+             "InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay, "
+             "CosineDecayRestarts")
+for _cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay,
+             CosineDecay, CosineDecayRestarts):
+    SCHEDULES.register(_cls)
 
 
 def make_schedule(spec: Mapping, key: str = "learning_rate") -> Schedule:
     """A schedule from its config form ``{schedule: Name, argument: value, ...}``."""
-    args = dict(spec)
-    name = args.pop("schedule", None)
-    if name is None:
-        raise ConfigError("expected a number or a mapping with a 'schedule' key naming one of "
-                          f"{', '.join(SCHEDULES)}, received {dict(spec)!r}", key=key)
-    by_lower = {n.lower(): cls for n, cls in SCHEDULES.items()}
-    cls = by_lower.get(str(name).lower())
-    if cls is None:
-        raise unknown("learning-rate schedule", name, SCHEDULES, key=f"{key}.schedule")
-    params = inspect.signature(cls.__init__).parameters
-    allowed = [p for p in params if p != "self"]
-    for arg in args:
-        if arg not in allowed:
-            raise unknown(f"{cls.__name__} argument", arg, allowed, key=f"{key}.{arg}")
-    missing = [p for p in allowed if params[p].default is inspect.Parameter.empty
-               and p not in args]
-    if missing:
-        raise ConfigError(f"{cls.__name__} needs {', '.join(missing)}", key=key)
-    try:
-        return cls(**args)
-    except ConfigError as e:
-        raise e.prefixed(key) from None
+    return SCHEDULES.construct(spec, key)
 
 
 def make_learning_rate(spec, key: str = "compile.optimizer.learning_rate") -> float | Schedule:

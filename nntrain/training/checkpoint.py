@@ -2,9 +2,10 @@
 
 A checkpoint is one ``.npz``: ``weights/<layer>/<param>``, ``optimizer/<slot>/<layer>/<param>``
 and ``optimizer/iterations`` (absent when weights-only), and ``meta``, a 0-d string array of
-JSON with everything else resume needs. The index is JSON naming the latest and the best file
-and listing every checkpoint with its epoch and monitored values; it is rewritten (atomically)
-only after the checkpoint it names is in place.
+JSON with everything else resume needs. The index is JSON naming the latest, the best and the
+final file and listing every checkpoint with its epoch and monitored values (the final model's
+entry has ``"final": true``); it is rewritten (atomically) only after the file it names is in
+place.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from nntrain.errors import CheckpointError
-from nntrain.training.files import atomic_write, atomic_write_text
+from nntrain.training.atomic_files import atomic_write, atomic_write_text
+from nntrain.training.run_dir import INDEX_NAME
 
 FORMAT_VERSION = 1
-INDEX_NAME = "checkpoint"
+WHICH = ("final", "latest", "best")
 
 
 def model_hash(model_section: dict) -> str:
@@ -111,7 +113,7 @@ def index_path(directory: str | Path) -> Path:
 def read_index(directory: str | Path) -> dict:
     path = index_path(directory)
     if not path.is_file():
-        return {"latest": None, "best": None, "checkpoints": []}
+        return {"latest": None, "best": None, "final": None, "checkpoints": []}
     try:
         index = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
@@ -120,16 +122,19 @@ def read_index(directory: str | Path) -> dict:
     return index
 
 
-def record_in_index(directory: str | Path, file: Path, entry: dict, *, is_best: bool) -> dict:
-    """Add (or replace) the entry for `file` and make it the latest; returns the new index."""
+def record_in_index(directory: str | Path, file: Path, entry: dict, *, is_best: bool,
+                    final: bool = False) -> dict:
+    """Add (or replace) the entry for `file` and make it the latest (or, with `final`, the
+    final model: weights only, never resumed from); returns the new index."""
     directory = Path(directory)
     index = read_index(directory)
     name = relative_name(file, directory)
     entries = [e for e in index["checkpoints"] if e["file"] != name]
-    entries.append({**entry, "file": name, "written": time.time()})
-    entries.sort(key=lambda e: (e.get("global_step", 0), e.get("epoch", 0)))
+    entries.append({**entry, "file": name, "written": time.time(), **({"final": True}
+                                                                      if final else {})})
+    entries.sort(key=lambda e: (e.get("global_step", 0), e.get("epoch", 0), bool(e.get("final"))))
     index["checkpoints"] = entries
-    index["latest"] = name
+    index["final" if final else "latest"] = name
     if is_best:
         index["best"] = name
     atomic_write_text(index_path(directory), json.dumps(index, indent=2))
@@ -152,23 +157,26 @@ def relative_name(file: Path, directory: Path) -> str:
 
 
 def resolve_checkpoint(directory: str | Path, which: str) -> Path:
-    """The path of the index's `which` ("latest" or "best") checkpoint, checked to exist.
+    """The path of the index's `which` ("latest", "best" or "final") file, checked to exist.
 
-    "latest" is the entry with the highest global step (never file time); if that file is gone,
-    the newest one still on disk."""
+    "latest" is the checkpoint with the highest global step (never file time; never the final
+    model, which holds no training state); if that file is gone, the newest one still on disk."""
     directory = Path(directory)
     index = read_index(directory)
-    if which == "best" and index.get("best"):
-        path = directory / index["best"]
+    if which in ("best", "final") and index.get(which):
+        path = directory / index[which]
         if path.is_file():
             return path
-        raise CheckpointError(f"the best checkpoint {index['best']} is missing",
+        raise CheckpointError(f"the {which} checkpoint {index[which]} is missing",
                               file=str(directory))
     if which == "best":
         raise CheckpointError("no best checkpoint recorded (no ModelCheckpoint monitors a value)",
                               file=str(directory))
+    if which == "final":
+        raise CheckpointError("no final model recorded (the run has not finished)",
+                              file=str(directory))
     for entry in reversed(index["checkpoints"]):
         path = directory / entry["file"]
-        if path.is_file():
+        if not entry.get("final") and path.is_file():
             return path
     raise CheckpointError("no checkpoint to resume from", file=str(directory))

@@ -1,9 +1,10 @@
 """The training loop: epochs of shuffled mini-batches, validation, callbacks, checkpoints.
 
 Everything that changes while training lives in `TrainState` or in an object that hands its
-state over (optimizer, callbacks, random streams), so a checkpoint written at an epoch end or
-after any batch lets `resume` continue bit-identically. The trainer never prints: it reports
-to a `reporter` (see nntrain/cli/progress.py).
+state over (optimizer, callbacks, checkpoint manager, random streams), so a checkpoint written at
+an epoch end or after any batch lets `resume` continue bit-identically. The trainer raises events
+on one list (the config's callbacks, the checkpoint manager, then listeners such as the progress
+display) and never prints.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from nntrain.data.weights import class_weights
 from nntrain.errors import ConfigError, TrainingAborted
+from nntrain.from_config import random_streams
+from nntrain.metrics import MeanMetric
 from nntrain.training import checkpoint as ckpt
-from nntrain.training.callbacks import ModelCheckpoint
-from nntrain.training.files import atomic_write_text
+from nntrain.training.atomic_files import atomic_write_text
+from nntrain.training.callbacks import CallbackList
+from nntrain.training.checkpoint_manager import CheckpointManager
+from nntrain.training.run_dir import RunDir
 from nntrain.training.step import forward_backward
-
-HISTORY_FILE = "history.csv"
 
 
 class Interrupted(Exception):
@@ -34,16 +38,20 @@ class Interrupted(Exception):
         self.signum, self.checkpoint = signum, checkpoint
 
 
-def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
-    """Three independent streams from one seed: weight init, shuffling, dropout. Same seed,
-    same run."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+class StoppedAtOnce(BaseException):
+    """A second Ctrl-C / SIGTERM: leave now, whatever is running (writes are atomic, so the
+    previous checkpoint stays valid). A BaseException so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 @dataclass
 class TrainState:
     """Where training is: `epoch` is the 0-based epoch in progress (or next), `batch` the next
-    batch within it; `sums` the running loss/metric sums of the epoch in progress."""
+    batch within it; `sums` the running loss sum of the epoch in progress, over `seen` samples
+    (the metrics keep their own running state)."""
 
     epoch: int = 0
     batch: int = 0
@@ -59,37 +67,51 @@ class TrainState:
 
 
 class Trainer:
-    def __init__(self, *, model, loss, metrics, optimizer, dataset, callbacks, run_dir,
+    """Trains `model` on `dataset`; `callbacks` are the run's stateful callbacks (config order),
+    `listeners` stateless ones that only watch (progress). `run` is the run directory the
+    checkpoints and history go to (None: train in memory, nothing written)."""
+
+    def __init__(self, *, model, loss, metrics, optimizer, dataset, callbacks, run=None,
                  batch_size=32, shuffle=True, shuffle_rng=None, dropout_rng=None, model_hash="",
-                 reporter=None):
+                 listeners=(), class_weight=None):
         self.model, self.loss, self.metrics = model, loss, metrics
         self.optimizer, self.dataset = optimizer, dataset
-        self.callbacks = callbacks
-        self.run_dir = Path(run_dir)
+        self.run = RunDir(run) if run is not None and not isinstance(run, RunDir) else run
         self.batch_size, self.shuffle = batch_size, shuffle
+        self.class_weight = class_weight    # {class id: weight} for the training batches
         self.model_hash = model_hash
-        self.reporter = reporter
         _, default_shuffle, default_dropout = random_streams(0)
         self.shuffle_rng = shuffle_rng or default_shuffle
         self.dropout_rng = dropout_rng or default_dropout
         model.set_rng(self.dropout_rng)
         self.state = TrainState()
+        self.params: dict = {}
         self.stop_training = False
+        self.restored_epoch: int | None = None   # set by a callback that restores older weights
         self.interrupt_signal: int | None = None
-        self._pending: list[tuple] = []
-        for cb in callbacks:
-            cb.bind(self)
+        self.callbacks = list(callbacks)
+        self.checkpoints = CheckpointManager(self.run)
+        self.events = CallbackList([*self.callbacks, self.checkpoints])
+        self.events.bind(self)
+        for listener in listeners:
+            self.listen(listener)
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.run.path if self.run else None
+
+    def set_run(self, run: RunDir) -> None:
+        """Where checkpoints and history go (known only once everything has been checked)."""
+        self.run = self.checkpoints.run = run
+
+    def listen(self, listener) -> None:
+        """Add a stateless callback (progress display) at the end of the event list."""
+        self.events.append(listener)
+        listener.bind(self)
 
     # -- what callbacks may call ------------------------------------------------------------
     def say(self, text: str) -> None:
-        if self.reporter:
-            self.reporter.message(text)
-
-    def display_path(self, path: str) -> str:
-        return str(self.run_dir / path)
-
-    def request_save(self, callback, path: str, *, epoch, batch, is_best, weights_only) -> None:
-        self._pending.append((callback, path, epoch, batch, is_best, weights_only))
+        self.events.on_message(text)
 
     def abort(self, message: str) -> None:
         raise TrainingAborted(message)
@@ -100,6 +122,13 @@ class Trainer:
         if self.dataset.val is not None:
             names += [f"val_{n}" for n in names]
         return names + ["lr"]
+
+    def metric_direction(self, name: str) -> str | None:
+        """"up" or "down" for a logged quantity whose metric declares it, else None."""
+        base = name.removeprefix("val_")
+        if base == "loss":
+            return "down"
+        return next((m.direction for m in self.metrics if m.name == base), None)
 
     def check_callbacks(self, keys: list[str]) -> None:
         """Before training: a callback watching a quantity the run will never log, or set up in
@@ -117,21 +146,15 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(self, epochs: int) -> list[dict]:
-        train = self.dataset.train
-        n = len(train)
+        n = len(self.dataset.train)
         n_batches = math.ceil(n / self.batch_size)
-        for cb in self.callbacks:
-            cb.on_train_begin()
-        if self.reporter:
-            self.reporter.train_begin(epochs=epochs, samples=n, batches=n_batches,
-                                      initial_epoch=self.state.epoch)
+        self.params = {"epochs": epochs, "samples": n, "steps": n_batches,
+                       "initial_epoch": self.state.epoch}
+        self.events.on_train_begin()
         logs: dict = {}
         while self.state.epoch < epochs and not self.stop_training:
             logs = self._run_epoch(epochs, n, n_batches)
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
-        if self.reporter:
-            self.reporter.train_end()
+        self.events.on_train_end(logs)
         return self.state.history
 
     def _epoch_order(self, n: int) -> np.ndarray:
@@ -150,10 +173,9 @@ class Trainer:
         order = self._epoch_order(n)
         if st.batch == 0:
             st.sums, st.seen = {}, 0
-            for cb in self.callbacks:
-                cb.on_epoch_begin(epoch)
-        if self.reporter:
-            self.reporter.epoch_begin(epoch, epochs, n_batches, st.batch)
+            for m in self.metrics:
+                m.reset()
+        self.events.on_epoch_begin(epoch)
         train, weights = self.dataset.train, self.model.trainable_weights()
         while st.batch < n_batches:
             idx = order[st.batch * self.batch_size:(st.batch + 1) * self.batch_size]
@@ -161,17 +183,14 @@ class Trainer:
                 idx = np.sort(idx)   # contiguous reads from a memory map; same samples
             xs = self.dataset.normalizer.apply([x[idx] for x in train.x])
             y = train.y[idx]
-            loss, out, _ = forward_backward(self.model, self.loss, xs, y, training=True)
+            w = self._batch_weights(train, idx, y)
+            loss, out, _ = forward_backward(self.model, self.loss, xs, y, training=True,
+                                            sample_weight=w)
             self.optimizer.apply(weights, self.model.gradients())
-            self._accumulate(loss, y, out)
+            self._accumulate(loss, y, out, w)
             batch_logs = self._running_logs()
             st.batch += 1
-            for cb in self.callbacks:
-                cb.on_batch_end(epoch, st.batch - 1, batch_logs)
-            self._flush_saves(batch_logs)
-            if self.reporter:
-                self.reporter.batch_end(st.batch, batch_logs,
-                                        self.optimizer.current_learning_rate())
+            self.events.on_batch_end(epoch, st.batch - 1, batch_logs)
             if self.interrupt_signal is not None and st.batch < n_batches:
                 self._stop_on_signal(batch_logs)
         logs = self._running_logs()
@@ -181,104 +200,58 @@ class Trainer:
         logs["seconds"] = time.perf_counter() - started
         st.history.append({"epoch": epoch + 1, **logs})
         st.epoch, st.batch = epoch + 1, 0
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
-        self.write_history_csv(HISTORY_FILE)
-        self._flush_saves(logs)
-        if self.reporter:
-            self.reporter.epoch_end(epoch, logs)
+        if self.run is not None:
+            self.write_history_csv(RunDir.HISTORY)
+        self.events.on_epoch_end(epoch, logs)
         if self.interrupt_signal is not None and st.epoch < epochs and not self.stop_training:
             self._stop_on_signal(logs)   # after the last epoch there is nothing left to resume
         return logs
 
     def _stop_on_signal(self, logs: dict) -> None:
         """Write a checkpoint of exactly where we are, then leave the loop."""
-        path = f"checkpoints/cp-{self.state.epoch_number:04d}.npz"
-        keeper = next((cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)), None)
-        if keeper is not None:   # so its max_to_keep prunes this file in time, like its own
-            self._register(keeper, path)
-        self.write_checkpoint(path, weights_only=False, is_best=False, logs=logs)
-        raise Interrupted(self.interrupt_signal, str(self.run_dir / path))
+        path = self.checkpoints.save_interrupt(logs)
+        raise Interrupted(self.interrupt_signal, str(path))
 
-    def _accumulate(self, loss: float, y, out) -> None:
+    def _batch_weights(self, split, idx, y):
+        """The batch's sample weights: the data's, else the class weights of its labels (Keras
+        allows one or the other), else None."""
+        if split.sample_weight is not None:
+            return split.sample_weight[idx]
+        if self.class_weight:
+            return class_weights(y, self.class_weight)
+        return None
+
+    def _accumulate(self, loss: float, y, out, sample_weight=None) -> None:
+        """The epoch's running loss is a mean of batch losses weighted by batch size (Keras's
+        loss tracker); each metric accumulates the batch into its own running state, so a
+        confusion-count metric (AUC, precision) is over the whole epoch so far. As in Keras,
+        only `weighted_metrics` see the sample (or class) weights."""
         st, b = self.state, len(y)
         st.sums["loss"] = st.sums.get("loss", 0.0) + loss * b
         for m in self.metrics:
-            m.reset()
-            m.update(y, out)
-            st.sums[m.name] = st.sums.get(m.name, 0.0) + float(m.result()) * b
+            m.update(y, out, sample_weight if m.weighted else None)
         st.seen += b
 
     def _running_logs(self) -> dict:
         st = self.state
-        return {k: v / max(st.seen, 1) for k, v in st.sums.items()}
+        logs = {k: v / max(st.seen, 1) for k, v in st.sums.items()}
+        logs.update({m.name: float(m.result()) for m in self.metrics} if st.seen else {})
+        return logs
 
     def evaluate(self, split, batch_size: int | None = None) -> dict:
         """Loss (with regularization, as Keras) and metrics over a whole split, in batches of
         `batch_size` (default: the model's inference batch)."""
-        bs = batch_size or self.model.inference_batch_size()
-        total, count = 0.0, 0
-        for m in self.metrics:
-            m.reset()
-        for i in range(0, len(split), bs):
-            xs = self.dataset.normalizer.apply([x[i:i + bs] for x in split.x])
-            y = split.y[i:i + bs]
-            out = self.model.forward(xs, training=False)
-            total += (float(self.loss(y, out)) + self.model.regularization_loss()) * len(y)
-            count += len(y)
-            for m in self.metrics:
-                m.update(y, out)
-        return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in self.metrics}}
+        return evaluate_split(self.model, self.loss, self.metrics, split,
+                              self.dataset.normalizer,
+                              batch_size or self.model.inference_batch_size())
 
     # -- checkpoints ------------------------------------------------------------------------
-    def _flush_saves(self, logs: dict) -> None:
-        pending, self._pending = self._pending, []
-        # Each ModelCheckpoint's list of its files is part of the state a checkpoint holds, so
-        # it must name the files of this round before they are written: a run resumed from one
-        # of them can then still prune it (max_to_keep).
-        for cb, path, *_ in pending:
-            if isinstance(cb, ModelCheckpoint):
-                self._register(cb, path)
-        for cb, path, epoch, batch, is_best, weights_only in pending:
-            self.write_checkpoint(path, weights_only=weights_only, is_best=is_best, logs=logs)
-            if isinstance(cb, ModelCheckpoint):
-                self._prune(cb)
-
-    def write_checkpoint(self, path: str, *, weights_only: bool, is_best: bool, logs: dict
-                         ) -> int:
-        full = self.run_dir / path
+    def checkpoint_contents(self, *, weights_only: bool, logs: dict):
+        """What a checkpoint written now holds: (weights, meta, optimizer arrays or None,
+        callback arrays)."""
         meta, state_arrays = self.state_meta(weights_only=weights_only, logs=logs)
         opt_arrays = None if weights_only else self.optimizer.state_arrays()
-        size = ckpt.save_checkpoint(full, self.model.weights(), meta, opt_arrays, state_arrays)
-        monitored = {k: v for k, v in logs.items() if isinstance(v, float) and math.isfinite(v)
-                     and k != "seconds"}
-        entry = {"epoch": self.state.epoch_number,
-                 "batch": self.state.batch, "global_step": int(self.optimizer.iterations),
-                 "weights_only": weights_only, "size": size, "values": monitored}
-        ckpt.record_in_index(self.run_dir / "checkpoints", full, entry, is_best=is_best)
-        return size
-
-    @staticmethod
-    def _register(cb: ModelCheckpoint, path: str) -> None:
-        """Record `path` as the newest file of `cb` (before it is written; see _flush_saves)."""
-        if path in cb.written:
-            cb.written.remove(path)
-        cb.written.append(path)
-
-    def _prune(self, cb: ModelCheckpoint) -> None:
-        """Keep the newest `max_to_keep` files of this callback (and the best), after the new
-        one is committed to the index."""
-        if cb.max_to_keep is None or len(cb.written) <= cb.max_to_keep:
-            return
-        index_dir = self.run_dir / "checkpoints"
-        best = ckpt.read_index(index_dir).get("best")
-        old = cb.written[:-cb.max_to_keep]
-        drop = [p for p in old if ckpt.relative_name(self.run_dir / p, index_dir) != best]
-        cb.written = [p for p in cb.written if p not in drop]
-        ckpt.drop_from_index(index_dir, [ckpt.relative_name(self.run_dir / p, index_dir)
-                                         for p in drop])
-        for p in drop:
-            (self.run_dir / p).unlink(missing_ok=True)
+        return self.model.weights(), meta, opt_arrays, state_arrays
 
     def state_meta(self, *, weights_only: bool, logs: dict) -> tuple[dict, dict]:
         """Everything but weights and optimizer slots, as JSON meta plus callback arrays."""
@@ -296,11 +269,14 @@ class Trainer:
             "learning_rate": float(lr) if isinstance(lr, (int, float)) else None,
             "optimizer": self.optimizer.get_config(),
             "callbacks": callbacks, "history": st.history,
-            "partial_epoch": {"sums": st.sums, "seen": st.seen},
+            "partial_epoch": {"sums": st.sums, "seen": st.seen,
+                              "metrics": {m.name: m.state() for m in self.metrics}
+                              if st.batch else {}},
             "rng": {"shuffle": self.shuffle_rng.bit_generator.state,
                     "dropout": self.dropout_rng.bit_generator.state,
                     "epoch_shuffle": st.epoch_shuffle_state},
             "normalizer": self.dataset.normalizer.state(),
+            "checkpoint_manager": self.checkpoints.state_dict(),
             "logs": {k: v for k, v in logs.items() if isinstance(v, (int, float))},
         }
         return meta, arrays
@@ -313,11 +289,11 @@ class Trainer:
             self.optimizer.learning_rate = meta["learning_rate"]
         st.epoch, st.batch = meta["epoch"], meta["batch"]
         st.history = list(meta["history"])
-        st.sums = dict(meta["partial_epoch"]["sums"])
-        st.seen = meta["partial_epoch"]["seen"]
+        self._restore_partial_epoch(meta["partial_epoch"])
         st.epoch_shuffle_state = meta["rng"]["epoch_shuffle"]
         self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
         self.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
+        self.checkpoints.load_state_dict(meta.get("checkpoint_manager", {}))
         saved = meta["callbacks"]
         if [c["type"] for c in saved] != [type(cb).__name__ for cb in self.callbacks]:
             raise ConfigError("the callbacks differ from the checkpoint's "
@@ -331,8 +307,23 @@ class Trainer:
                 state["arrays"] = arrays
             cb.load_state_dict(state)
 
+    def _restore_partial_epoch(self, partial: dict) -> None:
+        """The running loss and each metric's state. A checkpoint written before metrics kept
+        their own state holds each mean metric's running sum next to the loss's."""
+        st = self.state
+        st.sums, st.seen = dict(partial["sums"]), partial["seen"]
+        states = partial.get("metrics")
+        for m in self.metrics:
+            if states is not None and m.name in states:
+                m.load_state(states[m.name])
+            elif states is None and m.name in st.sums and isinstance(m, MeanMetric):
+                m.load_state({"total": st.sums[m.name], "count": float(st.seen)})
+        st.sums = {"loss": st.sums["loss"]} if "loss" in st.sums else {}
+
     # -- history ----------------------------------------------------------------------------
-    def write_history_csv(self, filename: str, separator: str = ",") -> None:
+    def write_history_csv(self, filename: str, separator: str = ",", before: str = "") -> None:
+        """The history as CSV in the run directory; `before` is text kept in front of it
+        (CSVLogger's append), in which case no header is written."""
         rows = self.state.history
         if not rows:
             return
@@ -342,11 +333,34 @@ class Trainer:
         extra = [k for k in rows[-1] if k not in first + val + ["lr", "seconds"]]
         columns = first + [v for v in val if v in rows[-1]] + extra + ["lr", "seconds"]
         buf = io.StringIO()
+        if before:
+            buf.write(before if before.endswith("\n") else before + "\n")
         writer = csv.writer(buf, delimiter=separator, lineterminator="\n")
-        writer.writerow(columns)
+        if not before:
+            writer.writerow(columns)
         for r in rows:
             writer.writerow([_fmt(r.get(c, "")) for c in columns])
-        atomic_write_text(self.run_dir / filename, buf.getvalue())
+        atomic_write_text(self.run.file(filename), buf.getvalue())
+
+
+def evaluate_split(model, loss, metrics, split, normalizer, batch_size: int) -> dict:
+    """Loss (with regularization, as Keras) and metrics of `model` over a whole split, in
+    inference mode, `normalizer` applied to its inputs, weighted by the split's sample
+    weights when it has them."""
+    total, count = 0.0, 0
+    for m in metrics:
+        m.reset()
+    weights = split.sample_weight
+    for i in range(0, len(split), batch_size):
+        xs = normalizer.apply([x[i:i + batch_size] for x in split.x])
+        y = split.y[i:i + batch_size]
+        w = None if weights is None else weights[i:i + batch_size]
+        out = model.forward(xs, training=False)
+        total += (float(loss(y, out, w)) + model.regularization_loss()) * len(y)
+        count += len(y)
+        for m in metrics:
+            m.update(y, out, w if m.weighted else None)
+    return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in metrics}}
 
 
 def _fmt(v):

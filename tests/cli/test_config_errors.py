@@ -103,7 +103,7 @@ def test_debug_shows_the_traceback(project, run_cli):
     code, _, err = run_cli("fit", config, "--debug")
     assert code == 2 and "Traceback" in err and err.strip().endswith(
         "unknown key 'sed' (did you mean 'seed'?); expected one of: compile, data, dtype, "
-        "fit, model, name, run_dir, seed, threads")
+        "fit, model, name, run_dir, seed, sweep, threads")
 
 
 def test_usage_errors_are_one_line(run_cli):
@@ -136,3 +136,13 @@ compile: {loss: binary_crossentropy}
     config.write_text(config.read_text().replace("normalize: standard", "normalize: none"))
     code, _, err = run_cli("fit", config, "--quiet")
     assert code == 0, err
+
+
+def test_debug_shows_the_traceback_as_well(run_cli, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  input_shape: [3]\n  layers:\n    - Dens: {units: 2}\n")
+    code, _, err = run_cli("summary", path)
+    assert code == 2 and "Traceback" not in err
+    code, _, err = run_cli("summary", path, "--debug")
+    assert code == 2 and "Traceback (most recent call last)" in err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "did you mean 'Dense'" in err

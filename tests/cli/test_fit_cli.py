@@ -54,19 +54,22 @@ def fitted(project, run_cli):
 
 def test_fit_writes_the_run_files(fitted, project):
     run = fitted
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "history.csv"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.yaml",
+                                                     "history.csv", "status.json"]
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
     # the resolved config: absolute data path, so evaluate/resume work from anywhere
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert Path(config["data"]["path"]) == (project / "d.npz").resolve()
     assert config["fit"]["epochs"] == 3 and config["model"]["input_shape"] == [4]
     # no ModelCheckpoint in the config: still one checkpoint per epoch
+    # and the model fit ended with, as the final model
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "checkpoint", "cp-0001.npz", "cp-0002.npz", "cp-0003.npz"]
+        "checkpoint", "cp-0001.npz", "cp-0002.npz", "cp-0003.npz", "final.npz"]
     index = json.loads((run / "checkpoints" / "checkpoint").read_text())
-    assert index["latest"] == "cp-0003.npz"
+    assert index["latest"] == "cp-0003.npz" and index["final"] == "final.npz"
     assert index["best"] in {"cp-0001.npz", "cp-0002.npz", "cp-0003.npz"}
     assert [e["file"] for e in index["checkpoints"]] == ["cp-0001.npz", "cp-0002.npz",
-                                                         "cp-0003.npz"]
+                                                         "cp-0003.npz", "final.npz"]
     with open(run / "history.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
@@ -128,7 +131,9 @@ def test_evaluate_json_prints_one_object_on_stdout(fitted, run_cli):
     result = json.loads(out)                      # the whole of stdout is one JSON object
     assert isinstance(result, dict)
     assert result["split"] == "test"
-    assert Path(result["checkpoint"]).resolve() == (fitted / "checkpoints/cp-0003.npz").resolve()
+    # a finished run: its final model (here the last epoch's weights, as no callback restored
+    # others), which is what the latest checkpoint holds too
+    assert Path(result["checkpoint"]).resolve() == (fitted / "checkpoints/final.npz").resolve()
     assert 0 <= result["accuracy"] <= 1 and result["loss"] > 0
     # on the validation split the latest checkpoint scores what the last epoch logged
     code, out, err = run_cli("evaluate", str(fitted), "--split", "val", "--json")
@@ -186,6 +191,6 @@ def test_fit_with_callbacks_but_no_model_checkpoint_still_checkpoints_every_epoc
     code, out, err = run_cli("fit", "c.yaml", "--quiet")
     assert code == 0, err
     run = project / "runs" / "t"
-    assert sorted(p.name for p in (run / "checkpoints").glob("*.npz")) == [
+    assert sorted(p.name for p in (run / "checkpoints").glob("cp-*.npz")) == [
         "cp-0001.npz", "cp-0002.npz", "cp-0003.npz"]
     assert (run / "log.csv").read_text() == (run / "history.csv").read_text()

@@ -84,10 +84,11 @@ def test_wrapper_regularizers_and_trainable_follow_the_inner_layer():
 
 
 @pytest.mark.parametrize("spec, args, key", [
-    ({"LSTMM": {"units": 3}}, {}, "layer"),
-    ("LSTM", {}, "layer"),
+    # the inner layer's entry is read like a top-level one (keys as model.layers.N.Name...)
+    ({"LSTMM": {"units": 3}}, {}, "layer.LSTMM"),
+    ("LSTM", {}, "layer.LSTM"),
     ({"Dense": {"units": 3}}, {}, "layer"),
-    ({"LSTM": {"unitz": 3}}, {}, "layer.LSTM"),
+    ({"LSTM": {"unitz": 3}}, {}, "layer.LSTM.unitz"),
     ({"LSTM": {"units": -1}}, {}, "layer.LSTM.units"),
     ({"LSTM": {"units": 3, "go_backwards": True}}, {}, "layer.LSTM.go_backwards"),
     ({"LSTM": {"units": 3}}, {"merge_mode": "avg"}, "merge_mode"),

@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from nntrain import workspace
+import nntrain
+from nntrain import from_config
 from nntrain.errors import ConfigError, TrainingAborted
 from nntrain.training import checkpoint as ckpt
-from nntrain.training import run as runs
 from nntrain.training.callbacks import (CSVLogger, EarlyStopping, ModelCheckpoint,
                                         ReduceLROnPlateau, TerminateOnNaN, make_callbacks)
 
@@ -50,6 +50,7 @@ class FakeTrainer:
         self.stop_training = False
         self.saves, self.messages = [], []
         self.callbacks = callbacks
+        self.checkpoints = self       # it stands in for the checkpoint manager too
         for cb in callbacks:
             cb.bind(self)
         for cb in callbacks:
@@ -57,6 +58,12 @@ class FakeTrainer:
 
     def say(self, text):
         self.messages.append(text)
+
+    def register(self, callback, max_to_keep=None):
+        pass
+
+    def metric_direction(self, name):
+        return None
 
     def display_path(self, path):
         return path
@@ -428,11 +435,11 @@ def fit(project, callbacks, epochs=4, optimizer="{name: adam, learning_rate: 0.0
         before_fit=None):
     """Train 48 samples (3 batches of 16) for `epochs`; returns the trainer."""
     path = write_config(project, callbacks, epochs, optimizer)
-    config = workspace.open_config(path, needs=("model", "compile.loss", "data"))
-    session = runs.start_fit(config)
+    config = from_config.open_config(path, needs=("model", "compile.loss", "data"))
+    session = nntrain.Model.from_config(config).prepare_fit(run_dir="runs/t", verbose=0)
     if before_fit:
         before_fit(session.trainer)
-    with workspace.located(session.config):
+    with from_config.located(session.config):
         session.trainer.fit(session.epochs)
     return session.trainer
 
@@ -593,9 +600,9 @@ def test_fit_terminate_on_nan_exits_1_and_writes_no_checkpoint_of_nan_weights(
     calls = []
     real = trainer_module.forward_backward
 
-    def poisoned(model, loss, xs, y, training=True):
+    def poisoned(model, loss, xs, y, training=True, **kwargs):
         calls.append(1)
-        value, out, dxs = real(model, loss, xs, y, training)
+        value, out, dxs = real(model, loss, xs, y, training, **kwargs)
         if len(calls) >= 7:
             for g in model.gradients().values():
                 g[...] = np.nan
@@ -649,7 +656,7 @@ def test_callback_state_survives_resume(project, run_cli):
     assert 3 < len(hist["a"]) < 10, "early stopping should act after the resume point"
     assert len({row["lr"] for row in hist["a"]}) > 1, "the rate should have been reduced"
     assert hist["a"] == hist["b"]
-    files = {r: sorted(p.name for p in (path / "checkpoints").glob("*.npz"))
+    files = {r: sorted(p.name for p in (path / "checkpoints").glob("cp-*.npz"))
              for r, path in runs_.items()}
     assert files["a"] == files["b"] and len(files["a"]) <= 3
     last = files["a"][-1]
@@ -657,3 +664,30 @@ def test_callback_state_survives_resume(project, run_cli):
     b = ckpt.load_checkpoint(runs_["b"] / "checkpoints" / last)
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
+
+
+# -- what the house gives every callback ------------------------------------------------------
+def test_auto_mode_follows_the_direction_the_metric_declares():
+    """A metric whose name says nothing (`val_score`) but which declares "up" is maximized."""
+    class Declaring(FakeTrainer):
+        def metric_direction(self, name):
+            return "up" if name.endswith("score") else None
+    es = EarlyStopping(monitor="val_score", patience=1, verbose=0)
+    t = Declaring(es)
+    es.check()
+    assert es.maximize and es.best == -math.inf
+    t.epochs("val_score", [0.5, 0.6, 0.7])
+    assert not t.stop_training                      # rising scores are improvements
+    plain = EarlyStopping(monitor="val_score", patience=1, verbose=0)
+    FakeTrainer(plain).epochs("val_score", [0.5, 0.6, 0.7])
+    assert not plain.maximize                       # without a declaration: by name, a loss
+
+
+def test_csv_logger_append_keeps_what_the_file_held(project):
+    (project / "shared.csv").write_text("epoch,loss\nold,row\n")
+    t = fit(project, [{"CSVLogger": {"filename": "../../shared.csv", "append": True}},
+                      {"CSVLogger": {"filename": "own.csv"}}], epochs=2)
+    lines = (project / "shared.csv").read_text().splitlines()
+    assert lines[:2] == ["epoch,loss", "old,row"]
+    own = (t.run_dir / "own.csv").read_text().splitlines()
+    assert lines[2:] == own[1:] and len(own) == 3   # the run's rows, no second header

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from nntrain.training import checkpoint as ckpt
-from nntrain.training.files import atomic_write, atomic_write_text
+from nntrain.training.atomic_files import atomic_write, atomic_write_text
 
 CLI = "from nntrain.cli.main import main; main()"
 
@@ -228,7 +228,7 @@ def test_a_failed_write_leaves_the_previous_checkpoint_indexed_and_unpruned(
         return real_replace(src, dst)
 
     with monkeypatch.context() as m:
-        m.setattr("nntrain.training.files.os.replace", replace)
+        m.setattr("nntrain.training.atomic_files.os.replace", replace)
         with pytest.raises(OSError):
             run_cli("fit", cfg, "--run-dir", run, "--quiet")
     assert not temporaries(run)
@@ -390,5 +390,6 @@ def test_the_interrupt_checkpoint_counts_toward_max_to_keep(project, run_cli, mo
     monkeypatch.undo()
     code, _, err = run_cli("resume", run, "--latest", "--quiet")
     assert code == 0, err
-    assert sorted(p.name for p in (run / "checkpoints").glob("*.npz")) == ["e0004.npz"]
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.npz")) == ["e0004.npz",
+                                                                         "final.npz"]
     assert_consistent(run)

@@ -24,8 +24,10 @@ class EarlyStopping(Monitor):
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
         self.best = self.initial_best()
         self.best_weights: dict[str, np.ndarray] | None = None
+        self._last_epoch = None    # the epoch this fit ended with (not state: fit ends after one)
 
     def on_epoch_end(self, epoch, logs):
+        self._last_epoch = epoch
         current = logs.get(self.monitor)
         if current is None or epoch < self.start_from_epoch:
             return
@@ -53,6 +55,8 @@ class EarlyStopping(Monitor):
                                  f"{self.best_epoch + 1}.")
             for k, v in self.trainer.model.weights().items():
                 v[...] = self.best_weights[k]
+            if self.best_epoch != self._last_epoch:   # not simply the last epoch's weights
+                self.trainer.restored_epoch = self.best_epoch + 1
 
     def _copy_weights(self):
         return {k: v.copy() for k, v in self.trainer.model.weights().items()}

@@ -1,6 +1,7 @@
 """ModelCheckpoint with Keras 3's rules (keras/src/callbacks/model_checkpoint.py), plus
-`max_to_keep`. It decides *whether* and *where* to save; the trainer writes the file after all
-callbacks have updated their state, so the checkpoint holds every callback's latest state."""
+`max_to_keep`. It decides *whether* and *where* to save; the run's checkpoint manager writes the
+file after all callbacks have updated their state (so the checkpoint holds every callback's
+latest state), and prunes its old files."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ import string
 from nntrain import validate
 from nntrain.errors import ConfigError
 from nntrain.training.callbacks.base import Monitor
+from nntrain.training.run_dir import RunDir
 
 
 class ModelCheckpoint(Monitor):
-    def __init__(self, filepath="checkpoints/cp-{epoch:04d}.npz", monitor="val_loss", verbose=1,
+    """Save the model after every epoch (or `save_freq` batches), or only when `monitor`
+    improves (`save_best_only`); keep the newest `max_to_keep` files. Without `monitor`, the
+    best file is judged by val_loss, Keras's default, but the run need not log it."""
+
+    writes_files = True
+
+    def __init__(self, filepath=RunDir.CHECKPOINT_TEMPLATE, monitor=None, verbose=1,
                  save_best_only=False, save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None, max_to_keep=None):
-        super().__init__(monitor, mode)
+        self.monitor_explicit = monitor is not None
+        super().__init__("val_loss" if monitor is None else monitor, mode)
         if not isinstance(filepath, str) or not filepath.endswith(".npz"):
             raise ConfigError(f"expected a file path ending in .npz, received {filepath!r}",
                               key="filepath")
@@ -40,9 +49,12 @@ class ModelCheckpoint(Monitor):
                             else validate.positive_int("max_to_keep", max_to_keep))
         self.best = (self.initial_best() if initial_value_threshold is None
                      else validate.number("initial_value_threshold", initial_value_threshold))
-        self.monitor_explicit = True
         self.batches_since_save = 0
-        self.written: list[str] = []   # files this callback wrote, oldest first (for max_to_keep)
+
+    def bind(self, trainer) -> None:
+        super().bind(trainer)
+        trainer.checkpoints.register(self, max_to_keep=self.max_to_keep)
+
 
     def required_logs(self):
         """The monitor (when it matters) and every quantity the file name uses."""
@@ -88,23 +100,22 @@ class ModelCheckpoint(Monitor):
             if self.verbose:
                 self.trainer.say(f"Epoch {epoch + 1}: {self.monitor} improved from "
                                  f"{self.best:.5f} to {current:.5f}, saving model to "
-                                 f"{self.trainer.display_path(path)}")
+                                 f"{self.trainer.checkpoints.display_path(path)}")
         elif self.verbose:
             self.trainer.say(f"Epoch {epoch + 1}: saving model to "
-                             f"{self.trainer.display_path(path)}")
+                             f"{self.trainer.checkpoints.display_path(path)}")
         if is_best:
             self.best = current
-        self.trainer.request_save(self, path, epoch=epoch, batch=batch, is_best=is_best,
-                                  weights_only=self.save_weights_only)
+        self.trainer.checkpoints.request_save(self, path, epoch=epoch, batch=batch,
+                                              is_best=is_best,
+                                              weights_only=self.save_weights_only)
 
     def state_dict(self):
-        return {"best": self.best, "batches_since_save": self.batches_since_save,
-                "written": list(self.written)}
+        return {"best": self.best, "batches_since_save": self.batches_since_save}
 
     def load_state_dict(self, state):
         self.best = state["best"]
         self.batches_since_save = state["batches_since_save"]
-        self.written = list(state.get("written", []))
 
 
 def _template_fields(filepath: str) -> list[str]:

@@ -25,6 +25,7 @@ class ReduceLROnPlateau(Monitor):
         self.best = self.initial_best()
 
     def check(self):
+        super().check()
         if not isinstance(self.trainer.optimizer.learning_rate, (int, float)):
             raise ConfigError("ReduceLROnPlateau needs a constant learning rate, but "
                               "compile.optimizer.learning_rate is a schedule",

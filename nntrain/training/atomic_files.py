@@ -45,12 +45,14 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def _alive(pid: str) -> bool:
-    """Whether process `pid` (the suffix of a temporary's name) is still running."""
-    if not pid.isdigit() or int(pid) == os.getpid():
+def process_alive(pid) -> bool:
+    """Whether process `pid` is running (anyone's; a pid that is not a positive int: no)."""
+    if isinstance(pid, str) and pid.isdigit():
+        pid = int(pid)
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:   # exists, but not ours to signal
@@ -66,7 +68,8 @@ def clean_stale_temporaries(directory: str | Path) -> list[Path]:
     removed = []
     if directory.is_dir():
         for p in directory.rglob(f".*{TMP_MARK}*"):
-            if p.is_file() and not _alive(p.name.rpartition(TMP_MARK)[2]):
+            pid = p.name.rpartition(TMP_MARK)[2]
+            if p.is_file() and (pid == str(os.getpid()) or not process_alive(pid)):
                 p.unlink(missing_ok=True)
                 removed.append(p)
     return removed

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from nntrain.training.files import (TMP_MARK, atomic_write, atomic_write_text,
+from nntrain.training.atomic_files import (TMP_MARK, atomic_write, atomic_write_text,
                                     clean_stale_temporaries)
 
 
