@@ -4,7 +4,8 @@ Run outside the test suite, on an otherwise idle machine (the lead's numbers com
 such run; docs/benchmarks.md holds them):
 
     python benchmarks/bench_vs_torch.py --threads 2 [--epochs E] [--batch-sizes 32 128]
-                                        [--only NAME] [--json]
+                                        [--only NAME] [--json | --markdown]
+    python benchmarks/bench_vs_torch.py --render result.json [--markdown]
 
 Both engines get the same number of threads (PyTorch through torch.set_num_threads, nntrain
 through nntrain.threads: its BLAS pool and its own threads) and train the same models on the
@@ -293,6 +294,33 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(result: dict) -> str:
+    """The results as Markdown tables (for docs/benchmarks.md)."""
+    m, s = result["machine"], result["settings"]
+    peak = max(result["matmul_peak_gflops"].values())
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}; Python {m['python']}, "
+             f"NumPy {m['numpy']} ({', '.join(m['blas'])}), PyTorch {s['torch']}; "
+             f"{s['threads']} threads for each engine; load average at the start "
+             f"{m['load_average'][0]:.2f}. float32 matmul peak: {peak:.0f} GFLOP/s "
+             "(" + ", ".join(f"{k}: {v:.0f}" for k, v in result["matmul_peak_gflops"].items())
+             + "). Best of " f"{s['epochs']} epochs and {s['infer_reps']} inference passes."]
+    for bs in s["batch_sizes"]:
+        lines += ["", f"Batch {bs}:", "",
+                  "| model | train s/epoch nntrain | torch | ratio | inference batch | "
+                  "inference ms nntrain | torch | ratio | train GFLOP/s nntrain (of peak) | "
+                  "torch |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in (r for r in result["results"] if r["batch_size"] == bs):
+            t, i, gf = r["train_s_per_epoch"], r["infer_ms"], r.get("train_gflops")
+            conv = (f"{gf['nntrain']:.1f} ({gf['nntrain'] / peak:.0%}) | {gf['torch']:.1f}"
+                    if gf else "| ")
+            lines.append(f"| {r['model']} | {t['nntrain']:.3f} | {t['torch']:.3f} | "
+                         f"{r['train_ratio']:.2f} | {r['inference_batch']} | "
+                         f"{i['nntrain']:.1f} | {i['torch']:.1f} | {r['infer_ratio']:.2f} | "
+                         f"{conv} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     import torch
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -303,9 +331,16 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--only", choices=ORDER, action="append", default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument("--render", metavar="RESULT.json", default=None,
+                        help="print the tables of an earlier --json result and exit")
     parser.add_argument("--no-shards", action="store_true",
                         help="run recurrent batches whole, on one thread (for comparison)")
     args = parser.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text())
+        print(markdown(result) if args.markdown else table(result))
+        return
     if args.no_shards:
         from nntrain import parallel
         parallel.SMALLEST_SHARD = 1 << 30
@@ -330,7 +365,7 @@ def main(argv=None):
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(table(result))
+        print(markdown(result) if args.markdown else table(result))
 
 
 if __name__ == "__main__":
