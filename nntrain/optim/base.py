@@ -16,19 +16,17 @@ One step follows ``keras/src/optimizers/base_optimizer.py``:
 Speed: everything stays in the parameters' dtype (float32 in training). Scalars are Python
 floats, which NumPy never lets promote an array; arrays are updated with ``out=`` into slots
 and a few scratch buffers kept per shape, so a step allocates nothing after the first.
-Gradients are read, never modified. A big model's parameters are updated in groups on the
-engine's threads (`nntrain.parallel`), each parameter with the same arithmetic as alone.
+Gradients are read, never modified.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 
 import numpy as np
 
-from nntrain import parallel, threads, validate
+from nntrain import validate
 from nntrain.errors import CheckpointError, ConfigError
 from nntrain.optim.schedules import Schedule, make_learning_rate
 
@@ -47,24 +45,6 @@ def _clip_scale(norm: float, clip: float) -> float:
 
 def _norm(g: np.ndarray) -> float:
     return math.sqrt(float(np.vdot(g, g)))
-
-
-PARALLEL_SIZE = 1 << 17   # parameters; below this, updating on one thread is quicker
-
-
-def _groups(params: Mapping[str, np.ndarray]) -> list[list[str]]:
-    """The parameter keys in groups of about equal size, one per engine thread: each
-    parameter's update is independent of the others and the same arithmetic on any thread."""
-    total = sum(p.size for p in params.values())
-    n = min(threads.count(), len(params))
-    if n < 2 or total < PARALLEL_SIZE:
-        return [list(params)]
-    groups, sizes = [[] for _ in range(n)], [0] * n
-    for k in sorted(params, key=lambda k: -params[k].size):
-        i = sizes.index(min(sizes))
-        groups[i].append(k)
-        sizes[i] += params[k].size
-    return groups
 
 
 class Optimizer:
@@ -95,9 +75,7 @@ class Optimizer:
         self.iterations = 0
         self._state: dict[str, dict[str, np.ndarray]] | None = None  # param key -> slot -> array
         self._from_checkpoint = False  # state loaded and not yet checked against the params
-        # work buffers, one set per thread (parameters update side by side; a plain dict by
-        # thread id, so an optimizer can still be deep-copied)
-        self._scratch: dict[int, dict[tuple, np.ndarray]] = {}
+        self._scratch: dict[tuple, np.ndarray] = {}
 
     # -- what subclasses provide ---------------------------------------------------------------
     def slots(self) -> dict[str, float]:
@@ -157,15 +135,11 @@ class Optimizer:
             scale = _clip_scale(norm, self.global_clipnorm)
         decay = 1.0 - self.weight_decay * lr if self.weight_decay else None
         self.begin_step(t)
-
-        def update(keys):
-            for k in keys:
-                p = params[k]
-                g = self._clip(grads[k], scale)
-                if decay is not None:
-                    np.multiply(p, decay, out=p)
-                self.update(p, g, self._state[k], lr, t)
-        parallel.run([lambda keys=keys: update(keys) for keys in _groups(params)])
+        for k, p in params.items():
+            g = self._clip(grads[k], scale)
+            if decay is not None:
+                np.multiply(p, decay, out=p)
+            self.update(p, g, self._state[k], lr, t)
         self.iterations = t
 
     def _clip(self, g: np.ndarray, scale: float) -> np.ndarray:
@@ -178,13 +152,11 @@ class Optimizer:
         return np.multiply(g, scale, out=self.scratch(g, 0))
 
     def scratch(self, like: np.ndarray, i: int) -> np.ndarray:
-        """Work buffer number `i` shaped like `like` (0 holds the clipped gradient), reused;
-        one set per thread."""
-        buffers = self._scratch.setdefault(threading.get_ident(), {})
+        """Work buffer number `i` shaped like `like` (0 holds the clipped gradient), reused."""
         k = (like.shape, like.dtype, i)
-        buf = buffers.get(k)
+        buf = self._scratch.get(k)
         if buf is None:
-            buf = buffers[k] = np.empty_like(like)
+            buf = self._scratch[k] = np.empty_like(like)
         return buf
 
     def _build(self, params: Mapping[str, np.ndarray]) -> None:

@@ -499,33 +499,3 @@ def test_bad_specs(spec, key, words):
         make_optimizer(spec)
     assert e.value.key == key
     assert words in str(e.value)
-
-
-@pytest.mark.parametrize("spec", [{"name": "adam", "clipnorm": 0.5}, {"name": "nadam"},
-                                  {"name": "rmsprop", "centered": True, "momentum": 0.5},
-                                  {"name": "sgd", "momentum": 0.9, "weight_decay": 0.01}])
-def test_updating_parameters_on_several_threads_changes_no_bit(spec, monkeypatch):
-    """Parameters of the same shapes on different threads (each thread has its own scratch
-    buffers) end exactly where one thread takes them."""
-    from nntrain import threads
-    from nntrain.optim import base
-    monkeypatch.setattr(base, "PARALLEL_SIZE", 0)
-    rng = np.random.default_rng(0)
-    shapes = [(30, 20), (30, 20), (20,), (50, 7), (30, 20), (20,)]
-    start = {f"p{i}": rng.standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)}
-    grads = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in start.items()}
-             for _ in range(3)]
-
-    def run(workers):
-        monkeypatch.setattr(threads, "count", lambda: workers)
-        params, opt = {k: v.copy() for k, v in start.items()}, make_optimizer(dict(spec))
-        assert len(base._groups(params)) == min(workers, len(params))
-        for g in grads:
-            opt.apply(params, g)
-        return params, opt.state_arrays()
-
-    (p1, s1), (p3, s3) = run(1), run(3)
-    for k in p1:
-        np.testing.assert_array_equal(p1[k], p3[k])
-    for k in s1:
-        np.testing.assert_array_equal(s1[k], s3[k])
