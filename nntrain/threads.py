@@ -2,8 +2,9 @@
 (set through threadpoolctl: the pool is already running once NumPy is imported, so environment
 variables set later do nothing) and the engine's own threads (`nntrain.parallel`).
 
-Default: all cores (BLAS's own default, unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said
-otherwise before the process started). ``--threads N`` or a config's ``threads: N`` limit both.
+Default: BLAS's own, all cores unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said otherwise
+before the process started (the engine's threads follow). ``--threads N`` or a config's
+``threads: N`` limit both.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limi
 
 from nntrain import validate
 
-_count: int | None = None            # the engine's threads; None: all cores
+_count: int | None = None            # the engine's threads, when limited
+_default: int | None = None          # the BLAS pool's size when first asked (see `count`)
 _blas_libs: list | None = None       # threadpoolctl's controllers of the BLAS libraries
 
 
@@ -28,8 +30,14 @@ def cores() -> int:
 
 
 def count() -> int:
-    """The threads the engine may use."""
-    return _count or cores()
+    """The threads the engine may use: the limit, else the BLAS pool's own size (all cores,
+    or what OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said: a sweep's runs get one thread each)."""
+    global _default
+    if _count:
+        return _count
+    if _default is None:
+        _default = blas_threads() or cores()
+    return _default
 
 
 class Limit:

@@ -17,9 +17,17 @@ def test_shards_split_a_batch_into_contiguous_parts(monkeypatch):
 
 
 def test_limit_sets_the_engine_threads_too():
+    before = threads.count()
     with threads.limit(1):
         assert threads.count() == 1 and parallel.shards(1000) == [slice(None)]
-    assert threads.count() == threads.cores()
+    assert threads.count() == before
+
+
+def test_by_default_the_engine_follows_the_blas_pool(monkeypatch):
+    """A process started with OPENBLAS_NUM_THREADS=1 (a sweep's run) uses one thread."""
+    monkeypatch.setattr(threads, "_default", None)
+    monkeypatch.setattr(threads, "blas_threads", lambda: 1)
+    assert threads.count() == 1
 
 
 def test_run_keeps_order_uses_other_threads_and_one_blas_thread():

@@ -23,6 +23,14 @@ threads_option = click.option(
     help="Threads for matrix products (default: the config's `threads`, else all cores).")
 
 
+def record_threads(config: Config) -> None:
+    """Put --threads into the config a run records: results can differ in the last bits
+    between thread counts (BLAS splits its sums differently), so resume must use the same."""
+    n = click.get_current_context().meta.get(_GIVEN)
+    if n is not None:
+        config.data["threads"] = n
+
+
 def use_config_threads(config: Config) -> None:
     """Apply the config's ``threads:`` (checked with the config) for the rest of the command,
     unless --threads was given: the flag wins."""

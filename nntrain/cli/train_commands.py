@@ -12,7 +12,7 @@ import nntrain
 from nntrain import from_config
 from nntrain.cli import render
 from nntrain.cli.app import CONFIG, FILE, RUN_DIR, cli, debug_option, stdout_json
-from nntrain.cli.options import threads_option, use_config_threads
+from nntrain.cli.options import record_threads, threads_option, use_config_threads
 from nntrain.cli.progress import make_progress
 from nntrain.predict import predict_file
 from nntrain.training import checkpoint as ckpt
@@ -84,6 +84,7 @@ def fit(config_path, overrides, run_dir, quiet):
     """Train the model a config describes; writes runs/<name>/."""
     config = from_config.open_config(config_path, overrides,
                                      needs=("model", "compile.loss", "data"))
+    record_threads(config)
     use_config_threads(config)
     model = nntrain.Model.from_config(config)
     target = base_directory(config.data, run_dir, Path(config_path).stem)

@@ -79,3 +79,11 @@ def test_bad_thread_counts_are_errors(project, run_cli, args, text, key):
     code, out, err = run_cli("fit", "c.yaml", *args)
     assert code == 2 and key in err and "Traceback" not in err
     assert not (project / "runs").exists()
+
+
+def test_fit_records_the_flag_so_resume_uses_the_same_count(project, run_cli):
+    import yaml
+    (project / "c.yaml").write_text(CONFIG.format(threads=""))
+    code, _, err = run_cli("fit", "c.yaml", "--threads", "1", "--quiet")
+    assert code == 0, err
+    assert yaml.safe_load((project / "runs" / "t" / "config.yaml").read_text())["threads"] == 1
