@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 from nntrain.api import History, Model, load, resume  # noqa: E402
 from nntrain.errors import (CheckpointError, ConfigError, DataError, InputError,  # noqa: E402
-                            TrainingAborted)
+                            TrainingAborted, WriteError)
 
 __all__ = ["CheckpointError", "ConfigError", "DataError", "History", "InputError", "Model",
-           "TrainingAborted", "load", "resume"]
+           "TrainingAborted", "WriteError", "load", "resume"]

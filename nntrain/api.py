@@ -31,7 +31,7 @@ from nntrain.training.run_dir import RunDir, new_run_dir, run_dir_argument
 from nntrain.training.step import forward_backward
 from nntrain.training.trainer import evaluate_split
 
-DATA_FILE = "data.npz"   # where a run trained on arrays keeps them, so it can be resumed
+DATA_FILE = RunDir.DATA   # where a run trained on arrays keeps them, so it can be resumed
 
 
 class History:
@@ -180,16 +180,17 @@ class Model:
         run = new_run_dir(base)
         if base.resolve() != run.path.resolve():
             trainer.say(f"{base} already holds a run; writing {run} instead")
-        if x is not None:
-            data["data"] = _save_arrays(run, dataset,
-                                        (data.get("data") or {}).get("normalize", "none"),
-                                        self.network.input_names)
-            # train on the file as `nntrain resume` will read it (memory-mapped data is read
-            # in sorted batches), with the statistics already fitted
-            saved = config_dataset(Config(data), self.network, self.loss)
-            trainer.dataset.train, trainer.dataset.val = saved.train, saved.val
-        trainer.set_run(run)
-        launch.write_config(run, data)
+        with launch.creating(run):
+            if x is not None:
+                data["data"] = _save_arrays(run, dataset,
+                                            (data.get("data") or {}).get("normalize", "none"),
+                                            self.network.input_names)
+                # train on the file as `nntrain resume` will read it (memory-mapped data is
+                # read in sorted batches), with the statistics already fitted
+                saved = config_dataset(Config(data), self.network, self.loss)
+                trainer.dataset.train, trainer.dataset.val = saved.train, saved.val
+            trainer.set_run(run)
+            launch.write_config(run, data)
         trainer.say(f"Run directory: {run} ({dataset.describe()})")
         return run
 
@@ -390,9 +391,16 @@ def resume(run_dir=None, *, checkpoint=None, epochs: int | None = None,
     if fresh:
         trainer.say("Weights-only checkpoint: starting a fresh optimizer (not an exact resume).")
     if state.epoch >= prepared.epochs:
-        trainer.say(f"Nothing to do: the run has completed {state.epoch} of {prepared.epochs} "
-                    "epochs (use --epochs N to train longer).")
-        return None
+        if ckpt.read_index(run.checkpoints).get("final") is not None:
+            trainer.say(f"Nothing to do: the run has completed {state.epoch} of "
+                        f"{prepared.epochs} epochs (use --epochs N to train longer).")
+            return None
+        # every epoch trained, but the final model was never written (the disk was full)
+        trainer.say(f"The run has completed {state.epoch} of {prepared.epochs} epochs; "
+                    "writing its final model.")
+        final = launch.train(prepared)
+        trainer.say(launch.files_message(trainer, final))
+        return History(state.history)
     where = f"epoch {state.epoch + 1}" + (f", batch {state.batch + 1}" if state.batch else "")
     trainer.say(f"Resuming {run} from {cp.path} at {where}")
     final = launch.train(prepared)

@@ -8,6 +8,7 @@ before printing, so every message reads ``error: FILE:LINE: key.path: message``.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 
 
@@ -61,6 +62,27 @@ class TrainingAborted(Exception):
     """Training stopped for a reason that is not the user's input (NaN loss, ...). Exit code 1."""
 
     exit_code = 1
+
+
+class WriteError(Exception):
+    """A file could not be written: disk full, quota, read-only file system, permissions, I/O
+    error. Exit code 1. Raised by the one place files are written (`atomic_files`) with the
+    path and errno; whoever knows what the file belonged to (the run being trained) fills in
+    `advice`, e.g. which checkpoint the run is intact up to and how to continue."""
+
+    exit_code = 1
+
+    def __init__(self, path, errno_: int | None, reason: str | None = None):
+        self.path = str(path)
+        self.errno = errno_
+        text = reason or (os.strerror(errno_) if errno_ else "write failed")
+        self.reason = text[:1].lower() + text[1:]
+        self.advice: str | None = None
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        advice = f"; {self.advice}" if self.advice else ""
+        return f"cannot write {self.path}: {self.reason}{advice}"
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

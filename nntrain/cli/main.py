@@ -2,7 +2,7 @@
 its arguments, calls the library and renders the result; the library never prints.
 
 Errors: an `InputError` prints one ``error: ...`` line and exits 2 (a traceback only with
-``--debug``); a `TrainingAborted` exits 1.
+``--debug``); a `TrainingAborted` or a `WriteError` (disk full, ...) exits 1.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import click
 
 from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
 from nntrain.cli.app import Settings, cli
-from nntrain.errors import InputError, TrainingAborted
+from nntrain.errors import InputError, TrainingAborted, WriteError
 
 
 def main(argv=None) -> None:
@@ -39,7 +39,7 @@ def main(argv=None) -> None:
             traceback.print_exc()
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
-    except TrainingAborted as e:
+    except (TrainingAborted, WriteError) as e:
         if settings.debug:
             traceback.print_exc()
         click.echo(f"error: {e}", err=True)
