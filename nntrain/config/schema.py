@@ -56,10 +56,14 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
         validate.non_negative_int("seed", data["seed"])
     if "dtype" in data:
         validate.choice("dtype", data["dtype"], ["float32", "float64"])
-    if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()
-                           or "/" in data["name"]):
-        raise ConfigError(f"expected a run name without '/', received {data['name']!r}",
-                          key="name")
+    if "name" in data and not _plain_name(data["name"]):
+        raise ConfigError(f"expected a run name (a directory name, without '/'), received "
+                          f"{data['name']!r}", key="name")
+    if "run_dir" in data and data["run_dir"] is not None and (
+            not isinstance(data["run_dir"], str) or not data["run_dir"].strip()
+            or "\0" in data["run_dir"]):
+        raise ConfigError(f"expected a directory path, received {data['run_dir']!r}",
+                          key="run_dir")
     fit = data.get("fit") or {}
     if "epochs" in fit:
         validate.positive_int("fit.epochs", fit["epochs"])
@@ -70,6 +74,12 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
     if "callbacks" in fit and not isinstance(fit["callbacks"], list):
         raise ConfigError(f"expected a list of callbacks, received {fit['callbacks']!r}",
                           key="fit.callbacks")
+
+
+def _plain_name(name) -> bool:
+    """A name that is one directory under runs/ (room left for a "-2" suffix)."""
+    return (isinstance(name, str) and bool(name.strip()) and name not in (".", "..")
+            and not set(name) & {"/", "\0"} and len(name.encode("utf-8", "replace")) <= 240)
 
 
 def fit_settings(data: dict) -> dict:
