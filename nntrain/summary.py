@@ -6,6 +6,8 @@ sample (every layer output kept for backprop) and forward FLOPs per sample.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nntrain.model import Network
@@ -36,7 +38,7 @@ def model_summary(model: Network) -> dict:
                      "trainable_params": t, "non_trainable_params": nt, "flops": f,
                      "connected_to": list(n.inputs)})
         total_t, total_n, flops = total_t + t, total_n + nt, flops + f
-        act += int(np.prod(n.output_shape))
+        act += math.prod(n.output_shape)
     return {
         "layers": rows,
         "inputs": {k: list(v) for k, v in model.input_shapes.items()},

@@ -11,7 +11,8 @@ import click
 import nntrain
 from nntrain import from_config
 from nntrain.cli import render
-from nntrain.cli.app import CONFIG, FILE, RUN_DIR, cli, debug_option, stdout_json
+from nntrain.cli.app import (CONFIG, FILE, RUN_DIR, cli, debug_option, max_memory_option,
+                             stdout_json)
 from nntrain.cli.progress import make_progress
 from nntrain.predict import predict_file
 from nntrain.training import checkpoint as ckpt
@@ -77,6 +78,7 @@ def _train(progress, run_training) -> int:
 @click.option("--run-dir", default=None, type=RUN_DIR,
               help="Write the run here instead of runs/<name>.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@max_memory_option
 @debug_option
 def fit(config_path, overrides, run_dir, quiet):
     """Train the model a config describes; writes runs/<name>/."""
@@ -98,6 +100,7 @@ def fit(config_path, overrides, run_dir, quiet):
 @click.option("--weights-only-ok", is_flag=True,
               help="Accept a weights-only checkpoint and start a fresh optimizer.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@max_memory_option
 @debug_option
 def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet):
     """Continue a run exactly where it stopped."""
@@ -140,6 +143,7 @@ def which_options(f):
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@max_memory_option
 @debug_option
 def evaluate(run_dir, final, latest, best, checkpoint_path, split, as_json):
     """Score a saved model on the test (or val/train) split."""
@@ -164,6 +168,7 @@ def evaluate(run_dir, final, latest, best, checkpoint_path, split, as_json):
 @click.option("--output", "output_path", default=None, type=FILE,
               help=".npy (probabilities) or .csv (probabilities and class); default: CSV on stdout.")
 @which_options
+@max_memory_option
 @debug_option
 def predict(run_dir, input_path, output_path, final, latest, best, checkpoint_path):
     """Predict with a saved model; class probabilities and the predicted class."""
