@@ -26,7 +26,8 @@ from nntrain.training import launch
 from nntrain.training.assembly import (TrainingRun, compiled_parts, config_dataset,
                                        load_initial_weights, make_trainer)
 from nntrain.training.atomic_files import atomic_write
-from nntrain.training.restore import checkpoint_for, checkpoint_normalizer, describe_checkpoint
+from nntrain.training.restore import (checkpoint_for, checkpoint_normalizer, describe_checkpoint,
+                                     load_or_point_elsewhere)
 from nntrain.training.run_dir import RunDir, new_run_dir, run_dir_argument
 from nntrain.training.step import forward_backward
 from nntrain.training.trainer import evaluate_split
@@ -351,14 +352,12 @@ def load(target, which: str | None = None) -> Model:
     default: final when the run finished, else latest (what `nntrain evaluate` scores)."""
     path = Path(target)
     if path.is_file():
-        run = _run_of(path)
-        cp_path = path
+        run, cp_path = _run_of(path), path
     else:
-        run = run_dir_argument(path)
-        cp_path = checkpoint_for(run, which)
+        run, cp_path = run_dir_argument(path), None
+    cp_path, cp = load_or_point_elsewhere(run, cp_path, which, resume=False)
     config = from_config.open_config(run.config, needs=("model",))
     network = from_config.build(config)
-    cp = ckpt.load_checkpoint(cp_path)
     ckpt.load_weights_into(network, cp.weights, str(cp_path))
     model = Model(network, config, normalizer=checkpoint_normalizer(cp), run=run)
     if config.section("compile").get("loss") is not None:

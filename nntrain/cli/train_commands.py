@@ -121,7 +121,9 @@ def _which(final, latest, best, checkpoint_path) -> str | None:
 
 def _load(run_dir, which, checkpoint_path):
     run = run_dir_argument(run_dir)
-    return nntrain.load(checkpoint_for(run, which, checkpoint_path))
+    if checkpoint_path:
+        return nntrain.load(checkpoint_for(run, which, checkpoint_path))
+    return nntrain.load(run.path, which=which)
 
 
 def which_options(f):

@@ -19,7 +19,7 @@ from nntrain.errors import CheckpointError, WriteError
 from nntrain.training import checkpoint as ckpt
 from nntrain.training.assembly import TrainingRun, assemble
 from nntrain.training.atomic_files import atomic_write_text, clean_stale_temporaries
-from nntrain.training.restore import checkpoint_normalizer
+from nntrain.training.restore import checkpoint_normalizer, load_or_point_elsewhere
 from nntrain.training.run_dir import RunDir, RunLock, base_directory, new_run_dir, write_status
 from nntrain.training.trainer import Interrupted, StoppedAtOnce
 
@@ -61,8 +61,7 @@ def start_resume(run: RunDir | Path, checkpoint_path: Path | None, *, epochs: in
     config = from_config.open_config(run.config, needs=("model", "compile.loss", "data"))
     prepared = assemble(config, run, listeners=listeners)
     clean_stale_temporaries(run.path)
-    path = checkpoint_path or ckpt.resolve_checkpoint(run.checkpoints, "latest")
-    cp = ckpt.load_checkpoint(path)
+    path, cp = load_or_point_elsewhere(run, checkpoint_path, "latest", resume=True)
     trainer = prepared.trainer
     if cp.meta.get("model_hash") != trainer.model_hash:
         raise CheckpointError("the config's model section changed since this checkpoint was "
