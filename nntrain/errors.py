@@ -12,6 +12,18 @@ import os
 from collections.abc import Iterable
 
 
+# Characters that would break an error message into several lines (str.splitlines' line
+# boundaries) or garble a terminal (the other C0 controls), shown escaped instead.
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]
+            if chr(c) != " "}
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and control characters escaped: an error is one line even when
+    it echoes a key such as "a\\nb"."""
+    return text.translate(_ESCAPES)
+
+
 class InputError(Exception):
     """Bad input from the user: config, data, checkpoint or arguments. Exit code 2."""
 
@@ -43,7 +55,7 @@ class InputError(Exception):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         key = f"{self.key}: " if self.key else ""
-        return f"{where}{key}{self.message}"
+        return one_line(f"{where}{key}{self.message}")
 
 
 class ConfigError(InputError):
@@ -82,7 +94,7 @@ class WriteError(Exception):
 
     def __str__(self) -> str:
         advice = f"; {self.advice}" if self.advice else ""
-        return f"cannot write {self.path}: {self.reason}{advice}"
+        return one_line(f"cannot write {self.path}: {self.reason}{advice}")
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
