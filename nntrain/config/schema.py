@@ -59,11 +59,8 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
     if "name" in data and not _plain_name(data["name"]):
         raise ConfigError(f"expected a run name (a directory name, without '/'), received "
                           f"{data['name']!r}", key="name")
-    if "run_dir" in data and data["run_dir"] is not None and (
-            not isinstance(data["run_dir"], str) or not data["run_dir"].strip()
-            or "\0" in data["run_dir"]):
-        raise ConfigError(f"expected a directory path, received {data['run_dir']!r}",
-                          key="run_dir")
+    if data.get("run_dir") is not None:
+        validate.file_path("run_dir", data["run_dir"], directory=True)
     fit = data.get("fit") or {}
     if "epochs" in fit:
         validate.positive_int("fit.epochs", fit["epochs"])

@@ -47,6 +47,9 @@ class RunDir:
     FINAL = "checkpoints/final.npz"
     CHECKPOINT_TEMPLATE = "checkpoints/cp-{epoch:04d}.npz"
 
+    # what a callback must not write over (its file paths are relative to the run)
+    OWN = (CONFIG, CHECKPOINTS, STATUS, LOCK, DATA, FINAL, f"{CHECKPOINTS}/checkpoint")
+
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
 
@@ -130,6 +133,9 @@ def _claim(path: Path) -> bool:
     except (FileExistsError, NotADirectoryError):
         return False
     except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise CheckpointError("the name is too long for the file system",
+                                  file=str(path)) from None
         raise WriteError(path, e.errno) from e
 
 
