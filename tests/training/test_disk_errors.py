@@ -242,3 +242,16 @@ def test_predict_output_on_a_full_disk(project, run_cli, monkeypatch):
     assert code == 1
     assert one_error_line(err) == "error: cannot write p.csv: no space left on device"
     assert (project / "p.csv").read_text() == "old" and not temporaries(project)
+
+
+def test_arrays_a_run_keeps_that_cannot_be_written_leave_no_run(project, monkeypatch):
+    """`Model.fit(x, y, run_dir=...)` keeps the arrays in the run (data.npz) before training."""
+    import nntrain
+    FullDisk(monkeypatch, "data.npz")
+    model = nntrain.Model.from_config("c.yaml")
+    x = np.zeros((8, 4), "float32")
+    with pytest.raises(nntrain.WriteError) as e:
+        model.fit(x, np.zeros(8, int), epochs=1, run_dir="runs/api", verbose=0)
+    assert str(e.value) == ("cannot write runs/api/data.npz: no space left on device; nothing "
+                            "was trained — free space and run it again")
+    assert not (project / "runs/api").exists()
