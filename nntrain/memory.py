@@ -100,13 +100,16 @@ def activation_bytes_per_sample(network) -> int:
     return itemsize * sum(math.prod(n.output_shape) for n in network.nodes)
 
 
-def check_training(network, optimizer, batch_size: int) -> None:
+def check_training(network, optimizer, batch_size: int, samples: int | None = None) -> None:
     """Refuse training that cannot fit: the weights, their gradients, the optimizer's slots and
     work buffers, and a batch's activations kept for the backward pass and their gradients
-    (about twice the forward's outputs). An estimate from shapes, made before the first step."""
+    (about twice the forward's outputs). An estimate from shapes, made before the first step;
+    a batch holds at most the `samples` there are."""
     limit, words = current_limit()
     if limit == math.inf:
         return
+    if samples is not None:
+        batch_size = max(1, min(batch_size, samples))
     weights = sum(w.nbytes for w in network.weights().values())
     trainable = sum(w.nbytes for w in network.trainable_weights().values())
     copies = 1 + len(optimizer.slots()) + 2      # gradient, slots, two scratch buffers
