@@ -20,6 +20,7 @@ import numpy as np
 from nntrain import from_config
 from nntrain.config import Config, fit_settings
 from nntrain.data import Dataset, Normalizer, Split, split_from_arrays, split_last
+from nntrain.data.weights import class_weight_map, class_weights
 from nntrain.errors import CheckpointError, ConfigError
 from nntrain.training import checkpoint as ckpt
 from nntrain.training import launch
@@ -82,10 +83,13 @@ class Model:
             model._compile(config)
         return model
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Keras's compile, with the names and dicts the YAML `compile` section takes."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None
+                ) -> None:
+        """Keras's compile, with the names and dicts the YAML `compile` section takes
+        (`weighted_metrics` are weighted by the sample or class weights; `metrics` are not)."""
         data = copy.deepcopy(self.config.data)
-        data["compile"] = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
+        data["compile"] = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or []),
+                           "weighted_metrics": list(weighted_metrics or [])}
         self._compile(Config(data, self.config.file, self.config.lines))
 
     def _compile(self, config: Config) -> None:
@@ -111,56 +115,88 @@ class Model:
 
     # -- training -------------------------------------------------------------------------
     def fit(self, x=None, y=None, *, epochs=None, batch_size=None, validation_split=None,
-            validation_data=None, shuffle=None, callbacks=(), run_dir=None, verbose=1,
-            listeners=()) -> History:
+            validation_data=None, shuffle=None, class_weight=None, sample_weight=None,
+            callbacks=(), run_dir=None, verbose=1, listeners=()) -> History:
         """Train, as Keras's fit, and return the History. Without `x`, train on the config's
         `data` section. Settings not given come from the config's `fit` section (whose
-        defaults are Keras's). With `run_dir` it writes the same run directory as
-        ``nntrain fit`` (config.yaml, checkpoints, history.csv; arrays passed in are kept in
-        it as data.npz), which ``nntrain resume`` continues; without, nothing is written and
-        the config's file-writing callbacks are left out. `listeners` are extra callbacks that
-        only watch (a progress display; not part of the run's state)."""
+        defaults are Keras's). `sample_weight` (one per sample of `x`) or `class_weight`
+        (``{class id: weight}``) weigh the training samples as Keras does; `validation_data`
+        may be ``(x, y)`` or ``(x, y, sample_weight)``. With `run_dir` it writes the same run
+        directory as ``nntrain fit`` (config.yaml, checkpoints, history.csv; arrays passed in
+        are kept in it as data.npz), which ``nntrain resume`` continues — ``<run_dir>-2`` if
+        that one holds a run already; without, nothing is written and the config's
+        file-writing callbacks are left out. `listeners` are extra callbacks that only watch
+        (a progress display; not part of the run's state)."""
+        prepared = self.prepare_fit(x, y, epochs=epochs, batch_size=batch_size,
+                                    validation_split=validation_split,
+                                    validation_data=validation_data, shuffle=shuffle,
+                                    class_weight=class_weight, sample_weight=sample_weight,
+                                    callbacks=callbacks, run_dir=run_dir, verbose=verbose,
+                                    listeners=listeners)
+        trainer = prepared.trainer
+        if trainer.run is None:
+            trainer.fit(prepared.epochs)
+        else:
+            final = launch.train(prepared)
+            trainer.say(launch.files_message(trainer, final))
+        self.history = History(trainer.state.history)
+        return self.history
+
+    def prepare_fit(self, x=None, y=None, *, epochs=None, batch_size=None,
+                    validation_split=None, validation_data=None, shuffle=None,
+                    class_weight=None, sample_weight=None, callbacks=(), run_dir=None,
+                    verbose=1, listeners=()) -> TrainingRun:
+        """Everything `fit` does before the first batch — check the data, the callbacks and
+        the monitored names, then create the run directory (if any) and write its config —
+        and return the trainer, ready; `fit` is this and then training."""
         self._need_compiled()
         data = copy.deepcopy(self.config.data)
         fit_cfg = data.setdefault("fit", {})
         for k, v in (("epochs", epochs), ("batch_size", batch_size), ("shuffle", shuffle)):
             if v is not None:
                 fit_cfg[k] = v
+        if class_weight is not None:
+            fit_cfg["class_weight"] = class_weight_map(class_weight, key="class_weight")
         if run_dir is None:
             fit_cfg["callbacks"] = [c for c in fit_settings(data)["callbacks"]
-                                    if _entry_name(c) not in FILE_WRITERS]
-            if any(type(cb).__name__ in FILE_WRITERS for cb in callbacks):
+                                    if not _writes_files(c)]
+            if any(cb.writes_files for cb in callbacks):
                 raise ConfigError("this callback writes files: give fit a run_dir",
                                   key="callbacks")
         config = Config(data, self.config.file, self.config.lines, self.config.overrides)
-        dataset = self._dataset(config, x, y, validation_split, validation_data)
-        listeners = list(listeners) or _progress(verbose)
+        if sample_weight is not None and x is None:
+            raise ConfigError("sample_weight weighs the samples of x: give x and y too (or "
+                              "name the weights in the config's data.sample_weight)",
+                              key="sample_weight")
+        dataset = self._dataset(config, x, y, validation_split, validation_data, sample_weight)
         trainer = make_trainer(config, self.network, (self.loss, self.metrics, self.optimizer),
-                               dataset, callbacks=callbacks, listeners=listeners,
+                               dataset, callbacks=callbacks,
+                               listeners=list(listeners) or _progress(verbose),
                                streams=(self._shuffle_rng, self._dropout_rng),
                                checkpoints=run_dir is not None)
-        epochs = fit_settings(data)["epochs"]
-        if run_dir is None:
-            trainer.fit(epochs)
-        else:
-            run = self._new_run(config, dataset, x, callbacks, run_dir, trainer)
-            self.run = run
-            final = launch.train(TrainingRun(config, trainer, epochs))
-            trainer.say(launch.files_message(trainer, final))
+        if run_dir is not None:
+            self.run = self._new_run(config, dataset, x, callbacks, run_dir, trainer)
         self.normalizer = dataset.normalizer
-        self.history = History(trainer.state.history)
-        return self.history
+        return TrainingRun(config, trainer, fit_settings(data)["epochs"])
 
-    def _dataset(self, config: Config, x, y, validation_split, validation_data) -> Dataset:
+    def _dataset(self, config: Config, x, y, validation_split, validation_data,
+                 sample_weight=None) -> Dataset:
         net = self.network
         if x is None:
             dataset = config_dataset(config, net, self.loss)
         else:
             shapes = dict(input_shapes=net.input_shapes, output_shape=net.output_shape,
                           label_kind=self.loss.label_kind, dtype=net.dtype)
-            train, val = split_from_arrays(x, y, **shapes), None
+            train = split_from_arrays(x, y, sample_weight=sample_weight, **shapes)
+            val = None
             if validation_data is not None:
+                if not isinstance(validation_data, (tuple, list)) or \
+                        len(validation_data) not in (2, 3):
+                    raise ConfigError("expected (x, y) or (x, y, sample_weight)",
+                                      key="validation_data")
                 val = split_from_arrays(validation_data[0], validation_data[1], key="x_val",
+                                        sample_weight=(validation_data[2]
+                                                       if len(validation_data) == 3 else None),
                                         **shapes)
             elif validation_split:
                 train, val = split_last(train, float(validation_split))
@@ -224,55 +260,78 @@ class Model:
                 key=key))
         return part
 
-    def evaluate(self, x=None, y=None, *, batch_size: int | None = None, split: str = "test"
-                 ) -> dict:
-        """Loss and metrics over `x`, `y` — or a `Split` from `data_split` as `x`, or, with no
-        `x`, the config's data split `split` (test, val or train) — as a dict."""
+    def evaluate(self, x=None, y=None, *, batch_size: int | None = None, split: str = "test",
+                 sample_weight=None) -> dict:
+        """Loss and metrics over `x`, `y` (weighted by `sample_weight`, as Keras) — or a
+        `Split` from `data_split` as `x`, or, with no `x`, the config's data split `split`
+        (test, val or train; weighted by its sample weights, if the config names them) — as a
+        dict."""
+        part = self._evaluation_split(x, y, split, sample_weight)
+        return evaluate_split(self.network, self.loss, self.metrics, part,
+                              self._normalizer_for(part), batch_size or 256)
+
+    def confusion_matrix(self, x=None, y=None, *, batch_size: int | None = None,
+                         split: str = "test") -> np.ndarray:
+        """Counts of samples by true class (rows) and predicted class (columns), int64
+        (k, k) — or (2, 2) for a one-unit output; the data as `evaluate` takes it."""
+        from nntrain.confusion_matrix import confusion_matrix
+        part = self._evaluation_split(x, y, split, None)
+        return confusion_matrix(self.network, self.loss, part, self._normalizer_for(part),
+                                batch_size or 256)
+
+    def _evaluation_split(self, x, y, split, sample_weight) -> Split:
         self._need_compiled()
         if x is None:
-            part = self.data_split(split)
-        elif isinstance(x, Split):
-            part = x
-        else:
-            net = self.network
-            part = split_from_arrays(x, y, input_shapes=net.input_shapes,
-                                     output_shape=net.output_shape,
-                                     label_kind=self.loss.label_kind, dtype=net.dtype)
-        normalizer = self.normalizer or Normalizer.fit("none", part.x, dtype=self.network.dtype)
-        return evaluate_split(self.network, self.loss, self.metrics, part, normalizer,
-                              batch_size or 256)
+            return self.data_split(split)
+        if isinstance(x, Split):
+            return x
+        net = self.network
+        return split_from_arrays(x, y, input_shapes=net.input_shapes,
+                                 output_shape=net.output_shape, label_kind=self.loss.label_kind,
+                                 dtype=net.dtype, sample_weight=sample_weight)
 
-    def train_on_batch(self, x, y, return_dict: bool = False):
+    def _normalizer_for(self, part: Split) -> Normalizer:
+        return self.normalizer or Normalizer.fit("none", part.x, dtype=self.network.dtype)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None,
+                       return_dict: bool = False):
         """One optimizer step on one batch; the loss (and metrics) of that batch."""
         self._need_compiled()
-        xs, yb = self._batch(x, y)
-        loss, out, _ = forward_backward(self.network, self.loss, xs, yb, training=True)
+        xs, yb, w = self._batch(x, y, sample_weight)
+        if class_weight is not None:
+            if w is not None:
+                raise ConfigError("give class_weight or sample_weight, not both",
+                                  key="class_weight")
+            w = class_weights(yb, class_weight_map(class_weight, key="class_weight"))
+        loss, out, _ = forward_backward(self.network, self.loss, xs, yb, training=True,
+                                        sample_weight=w)
         self.optimizer.apply(self.network.trainable_weights(), self.network.gradients())
-        return self._batch_logs(loss, yb, out, return_dict)
+        return self._batch_logs(loss, yb, out, w, return_dict)
 
-    def test_on_batch(self, x, y, return_dict: bool = False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         """The loss (and metrics) of one batch in inference mode; nothing changes."""
         self._need_compiled()
-        xs, yb = self._batch(x, y)
+        xs, yb, w = self._batch(x, y, sample_weight)
         out = self.network.forward(xs, training=False)
-        loss = float(self.loss(yb, out)) + self.network.regularization_loss()
-        return self._batch_logs(loss, yb, out, return_dict)
+        loss = float(self.loss(yb, out, w)) + self.network.regularization_loss()
+        return self._batch_logs(loss, yb, out, w, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
         return self.network.forward(self._normalize(self._inputs(x)), training=False)
 
-    def _batch(self, x, y):
+    def _batch(self, x, y, sample_weight=None):
         net = self.network
         split = split_from_arrays(x, y, input_shapes=net.input_shapes,
                                   output_shape=net.output_shape,
-                                  label_kind=self.loss.label_kind, dtype=net.dtype)
-        return self._normalize(split.x), split.y
+                                  label_kind=self.loss.label_kind, dtype=net.dtype,
+                                  sample_weight=sample_weight)
+        return self._normalize(split.x), split.y, split.sample_weight
 
-    def _batch_logs(self, loss, y, out, return_dict):
+    def _batch_logs(self, loss, y, out, sample_weight, return_dict):
         logs = {"loss": float(loss)}
         for m in self.metrics:
             m.reset()
-            m.update(y, out)
+            m.update(y, out, sample_weight if m.weighted else None)
             logs[m.name] = float(m.result())
         if return_dict:
             return logs
@@ -311,13 +370,12 @@ class Model:
             self.normalizer = checkpoint_normalizer(cp)
 
 
-FILE_WRITERS = ("ModelCheckpoint", "CSVLogger")
-
-
-def _entry_name(entry) -> str | None:
-    if isinstance(entry, str):
-        return entry
-    return next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None
+def _writes_files(entry) -> bool:
+    """Whether a config's callback entry names a callback that writes into the run directory."""
+    from nntrain.training.callbacks import CALLBACKS
+    name = entry if isinstance(entry, str) else (
+        next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None)
+    return name in CALLBACKS and CALLBACKS[name].writes_files
 
 
 def _progress(verbose):
@@ -336,13 +394,19 @@ def _save_arrays(run: RunDir, dataset: Dataset, normalize: str, input_names: lis
         for (n, key), a in zip(names.items(), split.x):
             arrays[key] = np.asarray(a)
         arrays[f"y_{part}"] = np.asarray(split.y)
+        if split.sample_weight is not None:
+            arrays[f"sample_weight_{part}"] = np.asarray(split.sample_weight)
         keys[part] = names[input_names[0]] if len(input_names) == 1 else names
     path = run.file(DATA_FILE)
     atomic_write(path, lambda f: np.savez(f, **arrays))
     section = {"path": str(path.resolve()), "x": keys["train"], "y": "y_train",
                "normalize": normalize}
+    if dataset.train.sample_weight is not None:
+        section["sample_weight"] = "sample_weight_train"
     if "val" in keys:
         section["validation"] = {"x": keys["val"], "y": "y_val"}
+        if dataset.val.sample_weight is not None:
+            section["validation"]["sample_weight"] = "sample_weight_val"
     return section
 
 

@@ -95,7 +95,7 @@ def _build(model_cfg: dict, dtype, rng) -> tuple[Network, list[str]]:
             raise ConfigError(f"layer name {layer.name!r} is already used", key=f"{key}.name")
         sources = _source_names(inputs, previous, shapes, key)
         if layer.multi_input:
-            if len(sources) < 2:
+            if len(sources) < layer.fewest_inputs:
                 raise ConfigError(f"{type(layer).__name__} merges several inputs; name them with "
                                   f"inputs: [a, b]", key=f"{key}.inputs")
             in_shape = [shapes[s] for s in sources]

@@ -85,6 +85,18 @@ def _mean(values: np.ndarray) -> float:
     return float(np.mean(values, dtype=np.float64))
 
 
+def weigh(values: np.ndarray, sample_weight) -> np.ndarray:
+    """`values` of shape (n, ...) times per-sample weights (n,), broadcast over the trailing
+    axes, in `values`' dtype; `values` itself when there are no weights. Applied to the
+    per-position losses it gives Keras's weighted ``sum_over_batch_size`` (sum(w l) / positions,
+    not / sum(w)); applied to a loss gradient, the gradient of that weighted loss (each row of
+    y_pred enters only its own sample's loss)."""
+    if sample_weight is None:
+        return values
+    w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
+    return values * w
+
+
 # -- the losses -----------------------------------------------------------------------------
 class Loss:
     """Base class. ``name`` is the canonical Keras name; ``label_kind`` tells the data loader
@@ -99,9 +111,10 @@ class Loss:
         returns before reduction; the metrics average it)."""
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred) -> float:
-        """The batch loss: the mean of ``per_sample`` (accumulated in float64)."""
-        return _mean(self.per_sample(y_true, y_pred))
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        """The batch loss: the mean of ``per_sample`` (accumulated in float64), each sample's
+        values weighted by `sample_weight` (n,) when given (see `weigh`)."""
+        return _mean(weigh(self.per_sample(y_true, y_pred), sample_weight))
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
         """dL/dy_pred, same shape and dtype as y_pred, including the 1/positions factor."""
@@ -136,7 +149,9 @@ class _Elementwise(Loss):
         e = self._loss(*match_labels(y_true, y_pred))
         return e if e.ndim <= 1 else e.mean(axis=-1)
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            return super().__call__(y_true, y_pred, sample_weight)
         return _mean(self._loss(*match_labels(y_true, y_pred)))
 
     def gradient(self, y_true, y_pred):
@@ -145,6 +160,8 @@ class _Elementwise(Loss):
 
 
 class MeanSquaredError(_Elementwise):
+    """Mean of ``(y_pred - y_true)²`` over the last axis."""
+
     name = "mean_squared_error"
 
     def _loss(self, t, p):
@@ -155,6 +172,8 @@ class MeanSquaredError(_Elementwise):
 
 
 class MeanAbsoluteError(_Elementwise):
+    """Mean of ``|y_pred - y_true|`` over the last axis."""
+
     name = "mean_absolute_error"
 
     def _loss(self, t, p):
@@ -344,6 +363,15 @@ _SHORT = {"mean_squared_error": ("mse", "MSE"), "mean_absolute_error": ("mae", "
 for _cls in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
              CategoricalCrossentropy, SparseCategoricalCrossentropy):
     LOSSES.add(_cls.name, _cls, aliases=(*_SHORT.get(_cls.name, ()), _cls.__name__))
+# the losses of extra_losses.py build on the classes above, so they are imported here
+from nntrain.extra_losses import ALIASES, LOSS_CLASSES  # noqa: E402
+
+for _cls in LOSS_CLASSES:
+    LOSSES.add(_cls.name, _cls, aliases=(*ALIASES.get(_cls.name, ()), _cls.__name__))
+for _entry in LOSSES.entries():
+    _entry.refused["reduction"] = ("every loss reduces as Keras's default "
+                                   "'sum_over_batch_size' (the mean over the batch's positions, "
+                                   "sample weights applied); other reductions are not offered")
 LOSSES.lookup("sparse_categorical_crossentropy").refused.update({
     # Keras arguments we know but do not offer, with the reason
     "label_smoothing": "Keras 3's sparse_categorical_crossentropy has no label_smoothing; use "

@@ -1,15 +1,19 @@
-"""Keras's metrics as stateful accumulators: ``reset()``, then ``update(y_true, y_pred)`` once per
-batch, then ``result()``, the sample-weighted mean over everything seen since the reset.
+"""Keras's metrics as stateful accumulators (the `Metric` interface): ``reset()``, then
+``update(y_true, y_pred, sample_weight)`` once per batch, then ``result()``, the value over
+everything seen since the reset; ``state()`` / ``load_state()`` hand the running state over, so a
+checkpoint written mid-epoch resumes the epoch's metrics exactly.
 
-Each metric is a per-sample function, as Keras's ``MeanMetricWrapper``: it gives one value per
-position (``(n,)``, or ``(n, T)`` for sequence outputs), which is averaged over the trailing
-positions of each sample, then weighted and accumulated (float64) across batches. So the result
-over several batches equals the result over their concatenation.
+Most metrics here are a per-sample function, as Keras's ``MeanMetricWrapper`` (`MeanMetric`): it
+gives one value per position (``(n,)``, or ``(n, T)`` for sequence outputs), which is averaged
+over the trailing positions of each sample, then weighted and accumulated (float64) across
+batches. So the result over several batches equals the result over their concatenation. The
+confusion-count metrics (Precision, Recall, AUC, F1Score) live in nntrain/confusion_metrics.py.
 
 Names: ``accuracy``/``acc``, ``binary_accuracy`` (threshold 0.5), ``categorical_accuracy``,
 ``sparse_categorical_accuracy``, ``top_k_categorical_accuracy`` and
 ``sparse_top_k_categorical_accuracy`` (k 5), Keras's class names for them
-(``BinaryAccuracy``, ...), and every loss name (``mse``, ``mean_absolute_error``,
+(``BinaryAccuracy``, ...), ``RootMeanSquaredError``, ``CosineSimilarity`` (the similarity, not the
+negated loss, as Keras's metric), and every loss name (``mse``, ``mean_absolute_error``,
 ``binary_crossentropy``, ...), which reports that loss, as Keras allows.
 
 ``accuracy`` is resolved from the loss as Keras's ``compile`` did (tf.keras): sparse categorical
@@ -79,10 +83,53 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
     return in_top_k(class_ids(y_true, p.shape), p, k).astype(np.float64)
 
 
-# -- the accumulator ------------------------------------------------------------------------
+# -- the accumulators -----------------------------------------------------------------------
 class Metric:
-    """A running sample-weighted mean of a per-sample function ``fn(y_true, y_pred)``.
-    ``direction`` is ``"up"`` when larger is better (accuracies), ``"down"`` otherwise."""
+    """What every metric offers (Keras's ``Metric``: reset_state / update_state / result).
+    `name` is the name it is logged under; `direction` is ``"up"`` when larger is better,
+    ``"down"`` otherwise (callbacks read it in auto mode); `weighted` is set for the entries of
+    ``compile.weighted_metrics``, the only ones the trainer hands sample weights (Keras's rule).
+    `VARIABLES` name the attributes that hold its running state (floats or float64 arrays):
+    `state` and `load_state` hand them over."""
+
+    VARIABLES: tuple[str, ...] = ()
+    name = ""
+    direction = "up"
+    weighted = False
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, y_true, y_pred, sample_weight=None) -> None:
+        """Add one batch; `sample_weight` (n,) (or one per position) weighs its samples."""
+        raise NotImplementedError
+
+    def result(self) -> float:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """The running state, JSON-ready (floats and lists of floats round-trip exactly)."""
+        out = {}
+        for v in self.VARIABLES:
+            value = getattr(self, v)
+            out[v] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+    def load_state(self, state: dict) -> None:
+        for v in self.VARIABLES:
+            value = state[v]
+            setattr(self, v, np.array(value, dtype=np.float64) if isinstance(value, list)
+                    else value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, result={self.result():.6g})"
+
+
+class MeanMetric(Metric):
+    """A running sample-weighted mean of a per-sample function ``fn(y_true, y_pred)``
+    (Keras's ``MeanMetricWrapper``)."""
+
+    VARIABLES = ("total", "count")
 
     def __init__(self, name: str, fn: Callable | None, direction: str):
         self.name = name
@@ -95,28 +142,52 @@ class Metric:
         self.count = 0.0
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
-        """Add one batch. `sample_weight`, if given, has shape ``(n,)``."""
-        values = np.asarray(self.fn(y_true, y_pred), dtype=np.float64)
-        if values.ndim > 1:
-            values = values.mean(axis=tuple(range(1, values.ndim)))
+        self.add(np.asarray(self.fn(y_true, y_pred), dtype=np.float64), sample_weight)
+
+    def add(self, values: np.ndarray, sample_weight=None) -> None:
+        """Accumulate per-position `values` (n, ...) as Keras's ``Mean.update_state``: weights
+        of one per sample are applied to each sample's mean over its positions, weights of one
+        per position to the values, then averaged over each sample's positions."""
         if sample_weight is None:
+            if values.ndim > 1:
+                values = values.mean(axis=tuple(range(1, values.ndim)))
             self.total += float(values.sum())
             self.count += values.size
-        else:
-            w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64).reshape(-1),
-                                values.shape)
-            self.total += float((values * w).sum())
-            self.count += float(w.sum())
+            return
+        w = np.asarray(sample_weight, dtype=np.float64)
+        w = w.reshape(w.shape[:1] + tuple(d for d in w.shape[1:] if d != 1) or (-1,))
+        if w.ndim < values.ndim:
+            values = values.mean(axis=tuple(range(w.ndim, values.ndim)))
+        w = np.broadcast_to(w.reshape(w.shape + (1,) * (values.ndim - w.ndim)), values.shape)
+        values = values * w
+        if values.ndim > 1:
+            values = values.mean(axis=tuple(range(1, values.ndim)))
+            w = w.mean(axis=tuple(range(1, w.ndim)))
+        self.total += float(values.sum())
+        self.count += float(w.sum())
 
     def result(self) -> float:
         """The mean so far; 0.0 before any update (Keras's divide_no_nan)."""
         return self.total / self.count if self.count else 0.0
 
-    def __repr__(self) -> str:
-        return f"Metric({self.name!r}, result={self.result():.6g})"
+
+def squared_error(y_true, y_pred) -> np.ndarray:
+    t, p = match_labels(y_true, y_pred)
+    return np.square(p - t)
 
 
-class Accuracy(Metric):
+class RootMeanSquaredError(MeanMetric):
+    """The square root of the mean squared error over everything seen (an epoch), not a mean of
+    per-batch roots."""
+
+    def __init__(self, name: str):
+        super().__init__(name, squared_error, "down")
+
+    def result(self) -> float:
+        return math.sqrt(super().result())
+
+
+class Accuracy(MeanMetric):
     """``accuracy`` with a loss that does not decide its kind: resolved by shapes at the first
     update (Keras 3's ``is_binary_or_sparse_categorical``) and fixed from then on."""
 
@@ -151,45 +222,45 @@ def _logit_threshold(threshold: float, loss: Loss | None) -> float:
     return threshold
 
 
-def accuracy(name: str, loss: Loss | None) -> Metric:
+def accuracy(name: str, loss: Loss | None) -> MeanMetric:
     """Accuracy of the kind the loss implies (sparse, categorical or binary), else decided by
     the shapes of the first batch."""
     kind = loss.name if loss is not None else None
     if kind == "sparse_categorical_crossentropy":
-        return Metric(name, sparse_categorical_accuracy, "up")
+        return MeanMetric(name, sparse_categorical_accuracy, "up")
     if kind == "categorical_crossentropy":
-        return Metric(name, categorical_accuracy, "up")
+        return MeanMetric(name, categorical_accuracy, "up")
     if kind == "binary_crossentropy":
-        return Metric(name, functools.partial(binary_accuracy,
-                                              threshold=_logit_threshold(0.5, loss)), "up")
+        return MeanMetric(name, functools.partial(binary_accuracy,
+                                                  threshold=_logit_threshold(0.5, loss)), "up")
     return Accuracy(name)
 
 
-def _binary(name: str, loss: Loss | None, threshold: float = 0.5) -> Metric:
+def _binary(name: str, loss: Loss | None, threshold: float = 0.5) -> MeanMetric:
     threshold = validate.number("threshold", threshold, low=0, high=1, low_open=True,
                                 high_open=True)
-    return Metric(name, functools.partial(binary_accuracy,
-                                          threshold=_logit_threshold(threshold, loss)), "up")
+    return MeanMetric(name, functools.partial(binary_accuracy,
+                                              threshold=_logit_threshold(threshold, loss)), "up")
 
 
 def _top_k(fn):
-    def factory(name: str, loss: Loss | None, k: int = 5) -> Metric:
-        return Metric(name, functools.partial(fn, k=validate.positive_int("k", k)), "up")
+    def factory(name: str, loss: Loss | None, k: int = 5) -> MeanMetric:
+        return MeanMetric(name, functools.partial(fn, k=validate.positive_int("k", k)), "up")
     factory.__doc__ = fn.__doc__
     return factory
 
 
 def _plain(fn):
-    def factory(name: str, loss: Loss | None) -> Metric:
-        return Metric(name, fn, "up")
+    def factory(name: str, loss: Loss | None) -> MeanMetric:
+        return MeanMetric(name, fn, "up")
     factory.__doc__ = fn.__doc__
     return factory
 
 
 def _reporting(loss_entry):
     """A metric that reports a loss (Keras allows every loss name as a metric)."""
-    def factory(name: str, loss: Loss | None, **args) -> Metric:
-        return Metric(name, loss_entry.factory(**args).per_sample, "down")
+    def factory(name: str, loss: Loss | None, **args) -> MeanMetric:
+        return MeanMetric(name, loss_entry.factory(**args).per_sample, "down")
     return factory
 
 
@@ -208,10 +279,35 @@ METRICS.add("top_k_categorical_accuracy", _top_k(top_k_categorical_accuracy),
 METRICS.add("sparse_top_k_categorical_accuracy", _top_k(sparse_top_k_categorical_accuracy),
             aliases=("SparseTopKCategoricalAccuracy",),
             doc="The class id is among the k highest outputs.")
+
+
+def _root_mean_squared_error(name: str, loss: Loss | None) -> MeanMetric:
+    """Square root of the mean squared error over the epoch."""
+    return RootMeanSquaredError(name)
+
+
+def _cosine_similarity(name: str, loss: Loss | None, axis: int = -1) -> MeanMetric:
+    """Mean cosine similarity of output and label along `axis` (1 for the same direction): the
+    cosine_similarity loss negated, as Keras's metric."""
+    cosine = LOSSES["cosine_similarity"](axis=axis)
+    return MeanMetric(name, lambda t, p: -cosine.per_sample(t, p), "up")
+
+
+METRICS.add("root_mean_squared_error", _root_mean_squared_error,
+            aliases=("RootMeanSquaredError",))
+METRICS.add("cosine_similarity", _cosine_similarity, aliases=("CosineSimilarity",))
+_METRIC_ALIASES = {"log_cosh": ("LogCoshError", "log_cosh_error")}   # Keras's metric class name
 for _entry in LOSSES.entries():
-    METRICS.add(_entry.name, _reporting(_entry), aliases=_entry.aliases,
+    if _entry.name in METRICS:
+        continue
+    METRICS.add(_entry.name, _reporting(_entry),
+                aliases=(*_entry.aliases, *_METRIC_ALIASES.get(_entry.name, ())),
                 signature=_entry.factory, refused=_entry.refused,
                 doc=f"The {_entry.name} loss, reported as a metric.")
+
+
+# the confusion-count metrics build on the classes above, so they are imported here
+import nntrain.confusion_metrics  # noqa: E402,F401
 
 
 def get_metric(spec, loss: Loss | None = None, key: str = "compile.metrics.0") -> Metric:

@@ -112,7 +112,10 @@ class Network:
         return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     # -- computing --------------------------------------------------------------------------
-    def forward(self, inputs: list[np.ndarray], training: bool = False) -> np.ndarray:
+    def forward(self, inputs: list[np.ndarray], training: bool = False,
+                record: dict | None = None) -> np.ndarray:
+        """The output layer's output. With `record` (a dict), also put every layer's output in
+        it by layer name (what diagnostics look at; the arrays are the ones passed on)."""
         values = dict(zip(self.input_names, inputs))
         self._activity_loss = 0.0
         self._activity_outputs = {}
@@ -125,6 +128,8 @@ class Network:
                 self._activity_loss += n.layer.activity_regularizer.penalty(y)
                 self._activity_outputs[n.layer.name] = y
             values[n.layer.name] = y
+            if record is not None:
+                record[n.layer.name] = y
         return values[self.output]
 
     def fuses_with(self, loss) -> bool:
@@ -134,11 +139,13 @@ class Network:
         layer = self.output_layer
         return layer.activation_last and loss.fuses_with(layer.activation.name)
 
-    def backward(self, dy: np.ndarray, *, preactivation: bool = False
-                 ) -> list[np.ndarray | None]:
+    def backward(self, dy: np.ndarray, *, preactivation: bool = False,
+                 record: dict | None = None) -> list[np.ndarray | None]:
         """Backpropagate dL/d(output). With `preactivation`, `dy` is the gradient with respect
         to the output layer's pre-activation (a loss fused with its activation; see
-        `fuses_with`)."""
+        `fuses_with`). With `record` (a dict), also put the gradient reaching each layer's
+        input (what its `backward` returned: an array, a list for merges) in it by layer
+        name."""
         grads: dict[str, np.ndarray] = {self.output: dy}
         for n in reversed(self.nodes):
             layer = n.layer
@@ -151,6 +158,8 @@ class Network:
                 dx = layer.backward_preactivation(g)
             else:
                 dx = layer.backward(g)
+            if record is not None:
+                record[layer.name] = dx
             dxs = dx if layer.multi_input else [dx]
             for src, d in zip(n.inputs, dxs):
                 if d is None:

@@ -208,6 +208,11 @@ class Registry:
     def call(self, entry: Entry, args: dict, key: str, *, given: str | None = None, **hidden):
         """`entry.factory(**args, **hidden)` after checking every argument name."""
         allowed = entry.arguments(self.hidden)
+        if "name" in self.hidden and "name" in args:   # {AUC: {name: pr_auc, curve: PR}}
+            args = dict(args)
+            given = args.pop("name")
+            if not isinstance(given, str) or not given:
+                raise ConfigError(f"expected a name, received {given!r}", key=f"{key}.name")
         for arg in args:
             if arg in entry.refused:
                 raise ConfigError(entry.refused[arg], key=f"{key}.{arg}")

@@ -73,7 +73,8 @@ def _factors(args: dict, key: str) -> Regularizer:
 def get(spec, key: str = "regularizer") -> Regularizer | None:
     if spec is None or isinstance(spec, Regularizer):
         return spec
-    if isinstance(spec, dict) and not (len(spec) == 1 and next(iter(spec)) in REGULARIZERS
-                                       and isinstance(next(iter(spec.values())), (dict, type(None)))):
+    one_key = (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in REGULARIZERS
+               and isinstance(next(iter(spec.values())), (dict, type(None))))
+    if isinstance(spec, dict) and not one_key:   # {l2: 1.0e-4}: L1L2's factors
         return _factors(spec, key)
     return REGULARIZERS.construct(spec, key)

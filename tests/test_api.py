@@ -3,7 +3,6 @@ give the same numbers, a run the API writes resumes bit-identically, errors are 
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest

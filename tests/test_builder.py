@@ -93,3 +93,14 @@ def test_bad_model_configs_name_the_key(model_cfg, key, match):
     with pytest.raises(ConfigError, match=match) as e:
         build_model(model_cfg)
     assert e.value.key == key
+
+
+def test_merges_still_need_two_inputs_attention_takes_one():
+    """`fewest_inputs`: a merge of one input is refused; MultiHeadAttention (self-attention)
+    takes one."""
+    with pytest.raises(ConfigError, match="merges several inputs") as e:
+        build([{"Dense": {"units": 4}}, {"Add": {}}])
+    assert e.value.key == "model.layers.1.Add.inputs"
+    model = build_model({"input_shape": [5, 4], "layers": [
+        {"MultiHeadAttention": {"num_heads": 2, "key_dim": 2}}]})
+    assert model.nodes[0].input_shape == [(5, 4)]

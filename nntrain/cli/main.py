@@ -13,7 +13,9 @@ import traceback
 
 import click
 
-from nntrain.cli import inspect_commands, train_commands  # noqa: F401  (register the commands)
+from nntrain.cli import (diagnose_commands, experiment_commands,  # noqa: F401  (register
+                         inspect_commands, interop_commands, reference_commands,  # the
+                         train_commands)  # commands)
 from nntrain.cli.app import Settings, cli
 from nntrain.errors import InputError, TrainingAborted, WriteError
 
@@ -45,3 +47,7 @@ def main(argv=None) -> None:
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,8 @@ rate), plain lines otherwise, nothing with --quiet. Callbacks' messages arrive a
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
@@ -97,6 +99,9 @@ class QuietProgress(PlainProgress):
 
 
 def make_progress(quiet: bool) -> PlainProgress:
+    if os.environ.get("NNTRAIN_PROGRESS") == "jsonl":   # a sweep's worker: see progress_jsonl.py
+        from nntrain.cli.progress_jsonl import JsonlProgress
+        return JsonlProgress()
     console = Console(highlight=False)
     if quiet:
         return QuietProgress(console)

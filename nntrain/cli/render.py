@@ -109,3 +109,41 @@ def checkpoints_table(index: dict, title: str) -> Table:
         table.add_row(e["file"], epoch, str(e.get("global_step", "")), *values, size,
                       ", ".join(marks))
     return table
+
+
+def confusion_table(matrix) -> Table:
+    """`evaluate --confusion`: rows are true classes, columns predicted ones; the diagonal (the
+    correct predictions) in bold, each row's recall at its end."""
+    k = len(matrix)
+    table = Table(title="Confusion matrix (rows: true class, columns: predicted class)",
+                  title_justify="left")
+    table.add_column("true \\ pred", justify="right")
+    for j in range(k):
+        table.add_column(str(j), justify="right")
+    table.add_column("recall", justify="right")
+    for i, row in enumerate(matrix):
+        total = int(sum(row))
+        cells = [f"[bold]{int(v)}[/]" if i == j else str(int(v)) for j, v in enumerate(row)]
+        recall = f"{row[i] / total:.3f}" if total else "-"
+        table.add_row(str(i), *cells, recall)
+    return table
+
+
+def print_explanation(console: Console, d) -> None:
+    """`explain`: one registry entry (a nntrain.reference.Description) — kind and name, its
+    meaning, where it goes, its arguments with defaults, an example line."""
+    from nntrain.reference import flow
+    console.print(f"[bold]{d.name}[/] ({d.kind.noun})"
+                  + (f" — also {', '.join(d.aliases)}" if d.aliases else ""), soft_wrap=True)
+    console.print(d.summary or "(no description)", soft_wrap=True)
+    console.print(f"Where: {d.kind.where}.", soft_wrap=True, markup=False)
+    if d.own_arguments:
+        table = Table(show_edge=False)
+        table.add_column("argument")
+        table.add_column("default")
+        for a in d.own_arguments:
+            table.add_row(a.name, "required" if a.required else flow(a.default))
+        console.print(table)
+    else:
+        console.print("No arguments.")
+    console.print(f"Example: {d.example}", soft_wrap=True, markup=False, highlight=False)

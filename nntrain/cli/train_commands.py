@@ -87,6 +87,9 @@ def fit(config_path, overrides, run_dir, quiet):
     model = nntrain.Model.from_config(config)
     target = base_directory(config.data, run_dir, Path(config_path).stem)
     progress = make_progress(quiet)
+    if "sweep" in config.data:
+        progress.message(f"Note: {config_path} has a sweep: section; fit trains the config once, "
+                         f"as it is. To run the sweep: nntrain sweep {config_path}")
     return _train(progress, lambda listeners: model.fit(run_dir=target, listeners=listeners))
 
 
@@ -144,22 +147,29 @@ def which_options(f):
 @which_options
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test",
               show_default=True)
+@click.option("--confusion", is_flag=True,
+              help="Also show the confusion matrix (true class by predicted class).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @max_memory_option
 @debug_option
-def evaluate(run_dir, final, latest, best, checkpoint_path, split, as_json):
+def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as_json):
     """Score a saved model on the test (or val/train) split."""
     model = _load(run_dir, _which(final, latest, best, checkpoint_path), checkpoint_path)
     part = model.data_split(split)
+    matrix = model.confusion_matrix(part, batch_size=256) if confusion else None
     results, samples = model.evaluate(part, batch_size=256), len(part)
     if as_json:
+        extra = {"confusion_matrix": matrix.tolist()} if confusion else {}
         stdout_json({**results, "checkpoint": str(model.checkpoint), "split": split,
                      "samples": samples, "epoch": model.checkpoint_meta.get("epoch"),
-                     "holds": model.checkpoint_description})
+                     "holds": model.checkpoint_description, **extra})
         return 0
-    render.print_evaluation(render.wide_console(), results,
+    console = render.wide_console()
+    render.print_evaluation(console, results,
                             f"Evaluation of {model.checkpoint} ({model.checkpoint_description}) "
                             f"on {split} ({samples} samples)")
+    if confusion:
+        console.print(render.confusion_table(matrix))
     return 0
 
 
@@ -168,7 +178,8 @@ def evaluate(run_dir, final, latest, best, checkpoint_path, split, as_json):
 @click.option("--input", "input_path", required=True, type=FILE,
               help=".npy, .npz or .csv of inputs.")
 @click.option("--output", "output_path", default=None, type=FILE,
-              help=".npy (probabilities) or .csv (probabilities and class); default: CSV on stdout.")
+              help=".npy (probabilities) or .csv (probabilities and class); "
+                   "default: CSV on stdout.")
 @which_options
 @max_memory_option
 @debug_option

@@ -10,16 +10,20 @@ from nntrain import validate
 from nntrain.errors import ConfigError, unknown
 
 SECTION_KEYS = {
-    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit"},
+    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit", "sweep"},
     "model": {"input_shape", "inputs", "outputs", "layers", "weights"},
-    "compile": {"optimizer", "loss", "metrics"},
-    "fit": {"epochs", "batch_size", "shuffle", "callbacks"},
-    "data": {"path", "x", "y", "test", "validation_split", "validation", "normalize"},
-    "data.test": {"path", "x", "y"},
-    "data.validation": {"path", "x", "y"},
+    "compile": {"optimizer", "loss", "metrics", "weighted_metrics"},
+    "fit": {"epochs", "batch_size", "shuffle", "callbacks", "class_weight"},
+    "data": {"path", "x", "y", "sample_weight", "test", "validation_split", "validation",
+             "normalize"},
+    "data.test": {"path", "x", "y", "sample_weight"},
+    "data.validation": {"path", "x", "y", "sample_weight"},
+    # `nntrain sweep`: its keys mean what the command's options do (nntrain/experiments/)
+    "sweep": {"name", "grid", "random", "seed", "workers"},
 }
 
-DEFAULTS = {"fit": {"epochs": 1, "batch_size": 32, "shuffle": True, "callbacks": []}}
+DEFAULTS = {"fit": {"epochs": 1, "batch_size": 32, "shuffle": True, "callbacks": [],
+                    "class_weight": None}}
 
 
 def check_keys(mapping: dict, allowed: set[str], prefix: str) -> None:
@@ -71,6 +75,9 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
     if "callbacks" in fit and not isinstance(fit["callbacks"], list):
         raise ConfigError(f"expected a list of callbacks, received {fit['callbacks']!r}",
                           key="fit.callbacks")
+    if fit.get("class_weight") is not None:
+        from nntrain.data.weights import class_weight_map
+        class_weight_map(fit["class_weight"], key="fit.class_weight")
 
 
 def _plain_name(name) -> bool:

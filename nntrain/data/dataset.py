@@ -22,26 +22,31 @@ from nntrain.data import checks
 from nntrain.data.normalize import Normalizer
 from nntrain.data.reading import read_inputs, read_part
 from nntrain.data.sources import NpySource, NpzSource, file_format, open_source, resolve
+from nntrain.data.weights import check_sample_weight
 from nntrain.errors import ConfigError, DataError, unknown
 
-DATA_KEYS = ("path", "x", "y", "test", "validation_split", "validation", "normalize")
-PART_KEYS = ("path", "x", "y")
+DATA_KEYS = ("path", "x", "y", "sample_weight", "test", "validation_split", "validation",
+             "normalize")
+PART_KEYS = ("path", "x", "y", "sample_weight")
 LABEL_KINDS = ("sparse", "onehot", "dense")
 
 
 @dataclass
 class Split:
-    """x: one array (n, *input_shape) per model input, in input order; y: the n labels."""
+    """x: one array (n, *input_shape) per model input, in input order; y: the n labels;
+    sample_weight: None, or float64 weights (n,) (or one per output position)."""
 
     x: list[np.ndarray]
     y: np.ndarray
+    sample_weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def take(self, start: int, stop: int | None = None) -> "Split":
         """Samples [start:stop] as views (memory maps stay memory maps)."""
-        return Split([x[start:stop] for x in self.x], self.y[start:stop])
+        w = None if self.sample_weight is None else self.sample_weight[start:stop]
+        return Split([x[start:stop] for x in self.x], self.y[start:stop], w)
 
 
 @dataclass
@@ -122,8 +127,7 @@ def load_dataset(data_cfg: dict, *, input_shapes: dict[str, tuple[int, ...]],
     def part(spec: dict, prefix: str, defaults: tuple[str, str]) -> Split:
         return Split(*read_part(spec, prefix=prefix, defaults=defaults, **common))
 
-    train = part({k: cfg[k] for k in ("path", "x", "y") if k in cfg}, "data",
-                 ("x_train", "y_train"))
+    train = part({k: cfg[k] for k in PART_KEYS if k in cfg}, "data", ("x_train", "y_train"))
     val = None
     fraction = _validation_split(cfg.get("validation_split") or 0)
     if fraction:
@@ -142,9 +146,10 @@ def load_dataset(data_cfg: dict, *, input_shapes: dict[str, tuple[int, ...]],
 
 def split_from_arrays(x, y, *, input_shapes: dict[str, tuple[int, ...]],
                       output_shape: tuple[int, ...], label_kind: str, dtype=np.float32,
-                      key: str = "x") -> Split:
+                      key: str = "x", sample_weight=None) -> Split:
     """Arrays handed over in code (the Python API's `fit(x, y)`) checked as a data file's are:
-    `x` one array, a list in input order or a dict by input name; `y` the labels."""
+    `x` one array, a list in input order or a dict by input name; `y` the labels;
+    `sample_weight` None or one weight per sample."""
     names = list(input_shapes)
     if isinstance(x, dict):
         missing = [n for n in names if n not in x]
@@ -169,8 +174,13 @@ def split_from_arrays(x, y, *, input_shapes: dict[str, tuple[int, ...]],
     y = checks.numeric(np.asarray(y), what="y", key="y")
     checks.finite(y, what="y", key="y")
     checks.same_length(xs[0].shape[0], y, what="y", key="y")
+    w = None
+    if sample_weight is not None:
+        w = check_sample_weight(np.asarray(sample_weight), n=len(y),
+                                positions=tuple(output_shape[:-1]), what="sample_weight",
+                                key="sample_weight")
     return Split(xs, checks.labels(y, label_kind, output_shape, np.dtype(dtype), what="y",
-                                   key="y"))
+                                   key="y"), w)
 
 
 def resolve_data_paths(data_cfg: dict) -> dict:
@@ -188,8 +198,9 @@ def resolve_data_paths(data_cfg: dict) -> dict:
             npy = file_format(path, key="data.path") == ".npy"
         except DataError:
             npy = False
-        if npy and isinstance(spec.get("y"), str):
-            spec["y"] = resolve(spec["y"])
+        for k in ("y", "sample_weight"):
+            if npy and isinstance(spec.get(k), str):
+                spec[k] = resolve(spec[k])
     return out
 
 

@@ -3,7 +3,8 @@
 `x` names one array per model input: an npz key, or CSV column name(s); for several inputs a map
 from input name to those. `y` is an npz key, a CSV column name (or list), or, next to a `.npy`
 x file, the path of the `.npy` file of labels. Keys left out take the defaults given
-(``x_train`` / ``y_train`` for the training data).
+(``x_train`` / ``y_train`` for the training data). An optional `sample_weight` names the
+samples' weights as `y` names the labels (npz key, CSV column, or `.npy` path).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nntrain.data import checks
+from nntrain.data.weights import check_sample_weight
 from nntrain.data.sources import CsvSource, NpySource, NpzSource, open_source
 from nntrain.errors import DataError, unknown
 
@@ -82,11 +84,12 @@ def read_y(src, spec, default: str, *, key: str) -> tuple[np.ndarray, str]:
     return (y[:, 0] if isinstance(spec, str) else y), f"label column(s) of {src.path}"
 
 
-def y_columns(src, spec) -> tuple:
-    """CSV columns holding labels, to leave out of x when x is not given."""
-    if isinstance(src, CsvSource) and spec is not None:
-        return (spec,) if isinstance(spec, str) else tuple(spec)
-    return ()
+def y_columns(src, *specs) -> tuple:
+    """CSV columns holding labels (or weights), to leave out of x when x is not given."""
+    if not isinstance(src, CsvSource):
+        return ()
+    return tuple(c for spec in specs if spec is not None
+                 for c in ((spec,) if isinstance(spec, str) else spec))
 
 
 def read_inputs(src, spec, input_shapes: dict, default: str | None, *, key: str,
@@ -107,15 +110,26 @@ def read_inputs(src, spec, input_shapes: dict, default: str | None, *, key: str,
 
 def read_part(spec: dict, *, prefix: str, default_path: str, defaults: tuple[str, str],
               input_shapes: dict, output_shape: tuple, label_kind: str, dtype
-              ) -> tuple[list[np.ndarray], np.ndarray]:
-    """The checked inputs and labels of one config entry ``{path, x, y}`` under key `prefix`."""
+              ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """The checked inputs, labels and sample weights (None when not named) of one config entry
+    ``{path, x, y, sample_weight}`` under key `prefix`."""
     path_key = f"{prefix}.path" if "path" in spec else "data.path"
     src = open_source(spec.get("path", default_path), key=path_key)
-    y_spec = spec.get("y")
+    y_spec, w_spec = spec.get("y"), spec.get("sample_weight")
     y, what = read_y(src, y_spec, defaults[1], key=f"{prefix}.y")
     xs = read_inputs(src, spec.get("x"), input_shapes, defaults[0], key=f"{prefix}.x",
-                     exclude=y_columns(src, y_spec), dtype=dtype)
+                     exclude=y_columns(src, y_spec, w_spec), dtype=dtype)
     checks.numeric(y, what=what, key=f"{prefix}.y")
     checks.finite(y, what=what, key=f"{prefix}.y")
     checks.same_length(xs[0].shape[0], y, what=what, key=f"{prefix}.y")
-    return xs, checks.labels(y, label_kind, output_shape, dtype, what=what, key=f"{prefix}.y")
+    y = checks.labels(y, label_kind, output_shape, dtype, what=what, key=f"{prefix}.y")
+    w = None
+    if w_spec is not None:
+        w_key = f"{prefix}.sample_weight"
+        if not isinstance(w_spec, str):
+            raise DataError(f"expected the name of the weights (an npz key, a CSV column or a "
+                            f".npy path), received {w_spec!r}", key=w_key)
+        raw, w_what = read_y(src, w_spec, w_spec, key=w_key)
+        w = check_sample_weight(raw, n=len(y), positions=tuple(output_shape[:-1]), what=w_what,
+                                key=w_key)
+    return xs, y, w

@@ -7,6 +7,8 @@ dL/d(input). Shapes are Keras's: weights live in ``self.params`` under Keras's n
 in Keras's order, so a checkpoint's ``weights/<layer>/<param>`` is exactly ``layer.weights``.
 
 Layers with several inputs (merges) set ``multi_input = True``; they take and return lists.
+``fewest_inputs`` is the least a multi-input layer takes (merges: 2; MultiHeadAttention: 1, a
+list of one for self-attention).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class Layer:
     ``forward``, ``backward`` and ``compute_output_shape``."""
 
     multi_input = False
+    fewest_inputs = 2
     # True when `self.activation` is applied last, elementwise, to the layer's output (Dense,
     # Conv, Activation): such a layer keeps its pre-activation `_z` and output `_y` and
     # implements `backward_preactivation`, so a loss may be fused with its activation

@@ -1,4 +1,5 @@
-"""Embedding: integer ids → rows of a learned table ``embeddings`` (input_dim, output_dim)."""
+"""Embedding: integer ids → rows of a learned table ``embeddings`` (input_dim, output_dim);
+PositionEmbedding: a learned row per sequence position (keras_hub's)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from nntrain.layers.base import Layer, check_initializer, check_regularizer, reg
 
 @register
 class Embedding(Layer):
-    """ids : (batch, ...) integers in [0, input_dim) → (batch, ..., output_dim).
+    """A learned vector of `output_dim` numbers for each integer id in [0, input_dim).
 
-    The ids get no gradient; backward scatters dy into the rows they picked.
+    ids : (batch, ...) integers → (batch, ..., output_dim). The ids get no gradient; backward
+    scatters dy into the rows they picked.
     """
 
     integer_input = True
@@ -76,3 +78,51 @@ class Embedding(Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim,
                 "output_dim": self.output_dim, "mask_zero": self.mask_zero}
+
+
+@register
+class PositionEmbedding(Layer):
+    """A learned embedding per sequence position, keras_hub's ``PositionEmbedding``.
+
+    Keras itself has none. x : (batch, steps, features) → the table's first `steps` rows
+    broadcast to x's shape.
+
+    The output does not depend on x's values, only on its shape: add it to the sequence with
+    an ``Add`` layer, as in keras_hub (``x + PositionEmbedding(sequence_length)(x)``). Weight
+    ``embeddings`` (sequence_length, features); steps may be at most `sequence_length`.
+    """
+
+    def __init__(self, sequence_length, initializer="glorot_uniform", **base):
+        super().__init__(**base)
+        self.sequence_length = validate.positive_int("sequence_length", sequence_length)
+        self.initializer = check_initializer(initializer, "initializer")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ConfigError(f"PositionEmbedding expects inputs of per-sample shape (steps, "
+                              f"features), received {list(input_shape)}")
+        if input_shape[0] > self.sequence_length:
+            raise ConfigError(f"inputs have {input_shape[0]} steps, more than sequence_length="
+                              f"{self.sequence_length}", key="sequence_length")
+        return input_shape
+
+    def build(self, input_shape, rng):
+        self.compute_output_shape(input_shape)
+        self.add_weight("embeddings", (self.sequence_length, input_shape[-1]), self.initializer,
+                        rng)
+        super().build(input_shape, rng)
+
+    def forward(self, x, training=False):
+        """x : (N, T, F) → (N, T, F), the same T rows for every sample."""
+        self._x_shape = x.shape
+        return np.broadcast_to(self.params["embeddings"][:x.shape[1]], x.shape).copy()
+
+    def backward(self, dy):
+        """dy : (N, T, F) → zeros (the output ignores x's values); grads embeddings."""
+        grad = np.zeros_like(self.params["embeddings"], dtype=dy.dtype)
+        grad[:dy.shape[1]] = dy.sum(axis=0)
+        self.grads["embeddings"] = grad
+        return np.zeros(self._x_shape, dtype=dy.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "sequence_length": self.sequence_length}

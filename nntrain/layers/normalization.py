@@ -1,6 +1,7 @@
-"""BatchNormalization and LayerNormalization over the last axis, with Keras 3's arithmetic.
+"""BatchNormalization, LayerNormalization and GroupNormalization over the last axis, with
+Keras 3's arithmetic.
 
-Both use the biased variance (mean of squared deviations), as Keras's ``ops.moments`` does, and
+All use the biased variance (mean of squared deviations), as Keras's ``ops.moments`` does, and
 ``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
 """
 
@@ -180,3 +181,73 @@ class LayerNormalization(_Norm):
         mean_d = dxhat.mean(axis=1, keepdims=True)
         mean_dx = np.einsum("ij,ij->i", dxhat, self._xhat)[:, None] / dy.dtype.type(shape[-1])
         return ((dxhat - mean_d - self._xhat * mean_dx) * self._inv).reshape(shape)
+
+
+@register
+class GroupNormalization(_Norm):
+    """Normalizes each sample over groups of consecutive channels and its spatial axes.
+
+    The channels (last axis) form `groups` groups; ``groups: -1`` is instance normalization
+    (one channel per group), ``groups: 1`` normalizes over everything.
+
+    x : (batch, ..., C) → same shape; gamma, beta (C,). C must be a multiple of groups.
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, **base):
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, **base)
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and
+                                                                       groups != -1):
+            raise ConfigError(f"expected a positive integer (or -1 for instance normalization), "
+                              f"received {groups!r}", key="groups")
+        self.groups = groups
+
+    def _groups(self, channels: int) -> int:
+        g = channels if self.groups == -1 else self.groups
+        if g > channels or channels % g:
+            raise ConfigError(f"{channels} channels cannot be split into {g} groups (the number "
+                              f"of channels must be a multiple of groups)", key="groups")
+        return g
+
+    def compute_output_shape(self, input_shape):
+        super().compute_output_shape(input_shape)
+        self._groups(input_shape[-1])
+        return input_shape
+
+    def build(self, input_shape, rng):
+        self.compute_output_shape(input_shape)
+        self._build_affine(input_shape[-1], rng)
+        super().build(input_shape, rng)
+
+    def forward(self, x, training=False):
+        """x : (N, ..., C) → (N, ..., C), statistics per (sample, group)."""
+        g = self._groups(x.shape[-1])
+        xg = x.reshape(x.shape[0], -1, g, x.shape[-1] // g)
+        count = x.dtype.type(xg.shape[1] * xg.shape[3])
+        mean = xg.sum(axis=(1, 3), keepdims=True) / count
+        xc = xg - mean
+        var = (xc * xc).sum(axis=(1, 3), keepdims=True) / count
+        self._inv = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
+        self._xhat = (xc * self._inv).reshape(x.shape)
+        return self._affine(self._xhat)
+
+    def backward(self, dy):
+        """dy : (N, ..., C) → dx; grads gamma, beta."""
+        c = dy.shape[-1]
+        if self.scale:
+            self.grads["gamma"] = np.einsum("ij,ij->j", dy.reshape(-1, c),
+                                            self._xhat.reshape(-1, c))
+        if self.center:
+            self.grads["beta"] = dy.reshape(-1, c).sum(axis=0)
+        dxhat = dy * self.params["gamma"] if self.scale else dy
+        g = self._inv.shape[2]
+        shape = (dy.shape[0], -1, g, c // g)
+        dxhat, xhat = dxhat.reshape(shape), self._xhat.reshape(shape)
+        mean_d = dxhat.mean(axis=(1, 3), keepdims=True)
+        mean_dx = (dxhat * xhat).mean(axis=(1, 3), keepdims=True)
+        return ((dxhat - mean_d - xhat * mean_dx) * self._inv).reshape(dy.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}

@@ -30,21 +30,40 @@ class TrainingRun:
 
 def compiled_parts(config: Config, loss=None):
     """(loss, metrics, optimizer) from the config's `compile` section (Keras's defaults:
-    rmsprop, no metrics)."""
-    from nntrain.metrics import get_metric
+    rmsprop, no metrics). The metrics list holds `compile.metrics`, then
+    `compile.weighted_metrics` (marked `weighted`; one whose name an unweighted metric has is
+    logged as ``weighted_<name>``, as Keras does)."""
     from nntrain.optim import make_optimizer
     loss = loss or from_config.get_loss(config)
     compile_ = config.section("compile")
     with from_config.located(config):
-        metrics_cfg = compile_.get("metrics") or []
-        if not isinstance(metrics_cfg, list):
-            raise ConfigError(f"expected a list of metrics, received {metrics_cfg!r}",
-                              key="compile.metrics")
-        metrics = [get_metric(m, loss, key=f"compile.metrics.{i}")
-                   for i, m in enumerate(metrics_cfg)]
+        metrics = _metrics(compile_, "metrics", loss)
+        taken = {m.name for m in metrics}
+        for m in _metrics(compile_, "weighted_metrics", loss):
+            m.weighted = True
+            if m.name in taken:
+                m.name = f"weighted_{m.name}"
+            metrics.append(m)
         optimizer = make_optimizer(compile_.get("optimizer", "rmsprop"),
                                    key="compile.optimizer")
     return loss, metrics, optimizer
+
+
+def _metrics(compile_: dict, section: str, loss) -> list:
+    """The metrics of `compile.<section>`, each logged under its own name."""
+    from nntrain.metrics import get_metric
+    entries = compile_.get(section) or []
+    if not isinstance(entries, list):
+        raise ConfigError(f"expected a list of metrics, received {entries!r}",
+                          key=f"compile.{section}")
+    metrics = [get_metric(m, loss, key=f"compile.{section}.{i}") for i, m in enumerate(entries)]
+    names = [m.name for m in metrics]
+    for i, name in enumerate(names):
+        if name in names[:i] or name == "loss":
+            raise ConfigError(f"a second metric logged as {name!r}; name it, e.g. "
+                              f"- {name}: {{name: {name.lower()}_2}}",
+                              key=f"compile.{section}.{i}")
+    return metrics
 
 
 def config_dataset(config: Config, network, loss):
@@ -87,15 +106,33 @@ def make_trainer(config: Config, network, parts, dataset, *, callbacks=(), run=N
         config.data.get("seed", 0))[1:]
     cbs, keys = config_callbacks(config, callbacks, checkpoints=checkpoints,
                                  has_val=dataset is not None and dataset.val is not None)
+    with from_config.located(config):
+        class_weight = fit_class_weight(settings, network, dataset)
     trainer = Trainer(model=network, loss=loss, metrics=metrics, optimizer=optimizer,
                       dataset=dataset, callbacks=cbs, run=run,
                       batch_size=settings["batch_size"], shuffle=settings["shuffle"],
                       shuffle_rng=shuffle_rng, dropout_rng=dropout_rng,
-                      model_hash=ckpt.model_hash(config.section("model")), listeners=listeners)
+                      model_hash=ckpt.model_hash(config.section("model")), listeners=listeners,
+                      class_weight=class_weight)
     if dataset is not None:
         with from_config.located(config):
             trainer.check_callbacks(keys)
     return trainer
+
+
+def fit_class_weight(settings: dict, network, dataset) -> dict[int, float] | None:
+    """`fit.class_weight` checked against the model and the data: Keras takes class weights
+    or sample weights for the training data, not both."""
+    from nntrain.data.weights import check_class_weight, class_weight_map
+    if settings.get("class_weight") is None:
+        return None
+    key = "fit.class_weight"
+    class_weight = class_weight_map(settings["class_weight"], key=key)
+    check_class_weight(class_weight, output_shape=network.output_shape, key=key)
+    if dataset is not None and dataset.train.sample_weight is not None:
+        raise ConfigError("give class_weight or sample weights (data.sample_weight), not both "
+                          "(Keras refuses the two together)", key=key)
+    return class_weight
 
 
 def assemble(config: Config, run: RunDir | Path | None = None, *, listeners=(),

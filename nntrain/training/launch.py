@@ -1,7 +1,6 @@
-"""Starting and continuing a run: `start_fit` checks everything, then creates the run directory
-and writes the resolved config; `start_resume` reopens a run at a checkpoint; `train` runs the
-trainer as the run's one writer (the lock), keeps status.json current and, when training ends
-normally, writes the final model.
+"""Running a run: `train` runs the trainer as the run's one writer (the lock), keeps status.json
+current and, when training ends normally, writes the final model; `start_resume` reopens a run
+at a checkpoint. (A new run starts in the Python API: `nntrain.Model.prepare_fit`.)
 """
 
 from __future__ import annotations
@@ -14,13 +13,12 @@ from pathlib import Path
 import yaml
 
 from nntrain import from_config
-from nntrain.config import Config
 from nntrain.errors import CheckpointError, WriteError
 from nntrain.training import checkpoint as ckpt
 from nntrain.training.assembly import TrainingRun, assemble
 from nntrain.training.atomic_files import atomic_write_text, clean_stale_temporaries
 from nntrain.training.restore import checkpoint_normalizer, load_or_point_elsewhere
-from nntrain.training.run_dir import RunDir, RunLock, base_directory, new_run_dir, write_status
+from nntrain.training.run_dir import RunDir, RunLock, write_status
 from nntrain.training.trainer import Interrupted, StoppedAtOnce
 
 
@@ -39,18 +37,6 @@ def resolved_config(data: dict) -> dict:
 
 def write_config(run: RunDir, data: dict) -> None:
     atomic_write_text(run.config, yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
-
-
-def start_fit(config: Config, *, run_dir: str | None = None, listeners=(),
-              config_name: str = "run") -> TrainingRun:
-    """Check everything, then create the run directory and write the resolved config."""
-    resolved = Config(resolved_config(config.data), config.file, config.lines, config.overrides)
-    prepared = assemble(resolved, listeners=listeners)
-    run = new_run_dir(base_directory(resolved.data, run_dir, config_name))
-    prepared.trainer.set_run(run)
-    with creating(run):
-        write_config(run, resolved.data)
-    return prepared
 
 
 def start_resume(run: RunDir | Path, checkpoint_path: Path | None, *, epochs: int | None,

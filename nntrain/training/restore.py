@@ -11,10 +11,57 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from nntrain.errors import CheckpointError
 from nntrain.training import checkpoint as ckpt
-from nntrain.training.run_dir import RunDir, run_status
+from nntrain.training.run_dir import RunDir, lock_holder, recorded_status
+
+
+def run_status(run: RunDir | str | Path) -> str:
+    """finished, interrupted, failed or running: what status.json and the lock say; for a run
+    written before status.json existed, judged from its checkpoints: finished when the index
+    names a final model, the newest checkpoint closes epoch ``fit.epochs`` or EarlyStopping
+    stopped the run, else interrupted (or running, while a process holds its lock)."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    status = recorded_status(run)
+    if status is not None:
+        return status
+    if lock_holder(run) is not None:
+        return "running"
+    try:
+        if ckpt.read_index(run.checkpoints).get("final"):
+            return "finished"
+    except CheckpointError:
+        return "interrupted"
+    meta = latest_meta(run)
+    if meta is None:
+        return "interrupted"
+    if meta.get("batch", 0) == 0 and meta.get("epoch", 0) >= _planned_epochs(run):
+        return "finished"
+    if any(cb.get("type") == "EarlyStopping" and (cb.get("state") or {}).get("stopped_epoch")
+           for cb in meta.get("callbacks", [])):
+        return "finished"
+    return "interrupted"
+
+
+def latest_meta(run: RunDir) -> dict | None:
+    """The meta record of the run's newest checkpoint (only that member is read), or None."""
+    try:
+        path = ckpt.resolve_checkpoint(run.checkpoints, "latest")
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"]))
+    except (CheckpointError, OSError, ValueError, KeyError):
+        return None
+
+
+def _planned_epochs(run: RunDir) -> int:
+    """``fit.epochs`` of the run's config.yaml (Keras's default 1)."""
+    try:
+        config = yaml.safe_load(run.config.read_text()) or {}
+        return int((config.get("fit") or {}).get("epochs", 1))
+    except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError):
+        return 1
 
 
 def load_or_point_elsewhere(run: RunDir, path: Path | None, which: str | None = None, *,
@@ -114,6 +161,8 @@ def describe_checkpoint(run: RunDir, path: Path, cp: ckpt.Checkpoint) -> str:
     except CheckpointError:   # a torn index: the file is still what it is
         index = {}
     if index.get("final") and ckpt.relative_name(path, run.checkpoints) == index["final"]:
+        if cp.meta.get("imported_from"):
+            return f"final model: weights imported from {cp.meta['imported_from']}"
         restored = cp.meta.get("restored_epoch")
         if restored:
             return (f"final model: weights of epoch {restored} restored by EarlyStopping "

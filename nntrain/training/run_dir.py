@@ -264,18 +264,13 @@ def read_status(run: RunDir) -> dict | None:
         return None
 
 
-def run_status(run: RunDir | str | Path) -> str:
-    """finished, interrupted, failed or running. A status of "running" whose lock nobody holds
-    was killed (SIGKILL, power loss): interrupted. A run without status.json (written by an
-    older nntrain) is finished when its index names a final model, else interrupted."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
+def recorded_status(run: RunDir) -> str | None:
+    """What status.json says, corrected by the lock: a run recorded as running whose lock
+    nobody holds was killed (SIGKILL, power loss), so it is interrupted. None without a status
+    file (a run written by an older nntrain; `restore.run_status` judges those)."""
     record = read_status(run)
     if record is None:
-        try:
-            final = json.loads(run.index.read_text()).get("final")
-        except (OSError, ValueError):
-            final = None
-        return "finished" if final else "interrupted"
+        return None
     status = record.get("status")
     if status == "running":
         return "running" if lock_holder(run) is not None else "interrupted"

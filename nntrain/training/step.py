@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from nntrain.losses import weigh
 from nntrain.model import Network
 
 
 def forward_backward(model: Network, loss, xs: list[np.ndarray], y: np.ndarray,
-                     training: bool = True) -> tuple[float, np.ndarray, list]:
+                     training: bool = True, *, outputs: dict | None = None,
+                     input_grads: dict | None = None, sample_weight=None
+                     ) -> tuple[float, np.ndarray, list]:
     """Run forward and backward; returns (loss including regularization, model output, input
-    gradients). Parameter gradients are then in `model.gradients()`."""
-    out = model.forward(xs, training=training)
-    value = float(loss(y, out)) + model.regularization_loss()
+    gradients). Parameter gradients are then in `model.gradients()`. `outputs` and
+    `input_grads`, when given, are filled by layer name (see `Network.forward` / `backward`).
+    `sample_weight` (n,) weighs each sample's loss as Keras does (regularization is not
+    weighted)."""
+    out = model.forward(xs, training=training, record=outputs)
+    value = float(loss(y, out, sample_weight)) + model.regularization_loss()
     if model.fuses_with(loss):
-        dxs = model.backward(loss.fused_gradient(y, out), preactivation=True)
+        dxs = model.backward(weigh(loss.fused_gradient(y, out), sample_weight),
+                             preactivation=True, record=input_grads)
     else:
-        dxs = model.backward(loss.gradient(y, out))
+        dxs = model.backward(weigh(loss.gradient(y, out), sample_weight), record=input_grads)
     return value, out, dxs

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nntrain.data.weights import class_weights
 from nntrain.errors import ConfigError, TrainingAborted
 from nntrain.from_config import random_streams
+from nntrain.metrics import MeanMetric
 from nntrain.training import checkpoint as ckpt
 from nntrain.training.atomic_files import atomic_write_text
 from nntrain.training.callbacks import CallbackList
@@ -48,7 +50,8 @@ class StoppedAtOnce(BaseException):
 @dataclass
 class TrainState:
     """Where training is: `epoch` is the 0-based epoch in progress (or next), `batch` the next
-    batch within it; `sums` the running loss/metric sums of the epoch in progress."""
+    batch within it; `sums` the running loss sum of the epoch in progress, over `seen` samples
+    (the metrics keep their own running state)."""
 
     epoch: int = 0
     batch: int = 0
@@ -70,11 +73,12 @@ class Trainer:
 
     def __init__(self, *, model, loss, metrics, optimizer, dataset, callbacks, run=None,
                  batch_size=32, shuffle=True, shuffle_rng=None, dropout_rng=None, model_hash="",
-                 listeners=()):
+                 listeners=(), class_weight=None):
         self.model, self.loss, self.metrics = model, loss, metrics
         self.optimizer, self.dataset = optimizer, dataset
         self.run = RunDir(run) if run is not None and not isinstance(run, RunDir) else run
         self.batch_size, self.shuffle = batch_size, shuffle
+        self.class_weight = class_weight    # {class id: weight} for the training batches
         self.model_hash = model_hash
         _, default_shuffle, default_dropout = random_streams(0)
         self.shuffle_rng = shuffle_rng or default_shuffle
@@ -169,6 +173,8 @@ class Trainer:
         order = self._epoch_order(n)
         if st.batch == 0:
             st.sums, st.seen = {}, 0
+            for m in self.metrics:
+                m.reset()
         self.events.on_epoch_begin(epoch)
         train, weights = self.dataset.train, self.model.trainable_weights()
         while st.batch < n_batches:
@@ -177,9 +183,11 @@ class Trainer:
                 idx = np.sort(idx)   # contiguous reads from a memory map; same samples
             xs = self.dataset.normalizer.apply([x[idx] for x in train.x])
             y = train.y[idx]
-            loss, out, _ = forward_backward(self.model, self.loss, xs, y, training=True)
+            w = self._batch_weights(train, idx, y)
+            loss, out, _ = forward_backward(self.model, self.loss, xs, y, training=True,
+                                            sample_weight=w)
             self.optimizer.apply(weights, self.model.gradients())
-            self._accumulate(loss, y, out)
+            self._accumulate(loss, y, out, w)
             batch_logs = self._running_logs()
             st.batch += 1
             self.events.on_batch_end(epoch, st.batch - 1, batch_logs)
@@ -204,18 +212,31 @@ class Trainer:
         path = self.checkpoints.save_interrupt(logs)
         raise Interrupted(self.interrupt_signal, str(path))
 
-    def _accumulate(self, loss: float, y, out) -> None:
+    def _batch_weights(self, split, idx, y):
+        """The batch's sample weights: the data's, else the class weights of its labels (Keras
+        allows one or the other), else None."""
+        if split.sample_weight is not None:
+            return split.sample_weight[idx]
+        if self.class_weight:
+            return class_weights(y, self.class_weight)
+        return None
+
+    def _accumulate(self, loss: float, y, out, sample_weight=None) -> None:
+        """The epoch's running loss is a mean of batch losses weighted by batch size (Keras's
+        loss tracker); each metric accumulates the batch into its own running state, so a
+        confusion-count metric (AUC, precision) is over the whole epoch so far. As in Keras,
+        only `weighted_metrics` see the sample (or class) weights."""
         st, b = self.state, len(y)
         st.sums["loss"] = st.sums.get("loss", 0.0) + loss * b
         for m in self.metrics:
-            m.reset()
-            m.update(y, out)
-            st.sums[m.name] = st.sums.get(m.name, 0.0) + float(m.result()) * b
+            m.update(y, out, sample_weight if m.weighted else None)
         st.seen += b
 
     def _running_logs(self) -> dict:
         st = self.state
-        return {k: v / max(st.seen, 1) for k, v in st.sums.items()}
+        logs = {k: v / max(st.seen, 1) for k, v in st.sums.items()}
+        logs.update({m.name: float(m.result()) for m in self.metrics} if st.seen else {})
+        return logs
 
     def evaluate(self, split, batch_size: int | None = None) -> dict:
         """Loss (with regularization, as Keras) and metrics over a whole split."""
@@ -246,7 +267,9 @@ class Trainer:
             "learning_rate": float(lr) if isinstance(lr, (int, float)) else None,
             "optimizer": self.optimizer.get_config(),
             "callbacks": callbacks, "history": st.history,
-            "partial_epoch": {"sums": st.sums, "seen": st.seen},
+            "partial_epoch": {"sums": st.sums, "seen": st.seen,
+                              "metrics": {m.name: m.state() for m in self.metrics}
+                              if st.batch else {}},
             "rng": {"shuffle": self.shuffle_rng.bit_generator.state,
                     "dropout": self.dropout_rng.bit_generator.state,
                     "epoch_shuffle": st.epoch_shuffle_state},
@@ -264,8 +287,7 @@ class Trainer:
             self.optimizer.learning_rate = meta["learning_rate"]
         st.epoch, st.batch = meta["epoch"], meta["batch"]
         st.history = list(meta["history"])
-        st.sums = dict(meta["partial_epoch"]["sums"])
-        st.seen = meta["partial_epoch"]["seen"]
+        self._restore_partial_epoch(meta["partial_epoch"])
         st.epoch_shuffle_state = meta["rng"]["epoch_shuffle"]
         self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
         self.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
@@ -282,6 +304,19 @@ class Trainer:
             if arrays:
                 state["arrays"] = arrays
             cb.load_state_dict(state)
+
+    def _restore_partial_epoch(self, partial: dict) -> None:
+        """The running loss and each metric's state. A checkpoint written before metrics kept
+        their own state holds each mean metric's running sum next to the loss's."""
+        st = self.state
+        st.sums, st.seen = dict(partial["sums"]), partial["seen"]
+        states = partial.get("metrics")
+        for m in self.metrics:
+            if states is not None and m.name in states:
+                m.load_state(states[m.name])
+            elif states is None and m.name in st.sums and isinstance(m, MeanMetric):
+                m.load_state({"total": st.sums[m.name], "count": float(st.seen)})
+        st.sums = {"loss": st.sums["loss"]} if "loss" in st.sums else {}
 
     # -- history ----------------------------------------------------------------------------
     def write_history_csv(self, filename: str, separator: str = ",", before: str = "") -> None:
@@ -308,18 +343,21 @@ class Trainer:
 
 def evaluate_split(model, loss, metrics, split, normalizer, batch_size: int) -> dict:
     """Loss (with regularization, as Keras) and metrics of `model` over a whole split, in
-    inference mode, `normalizer` applied to its inputs."""
+    inference mode, `normalizer` applied to its inputs, weighted by the split's sample
+    weights when it has them."""
     total, count = 0.0, 0
     for m in metrics:
         m.reset()
+    weights = split.sample_weight
     for i in range(0, len(split), batch_size):
         xs = normalizer.apply([x[i:i + batch_size] for x in split.x])
         y = split.y[i:i + batch_size]
+        w = None if weights is None else weights[i:i + batch_size]
         out = model.forward(xs, training=False)
-        total += (float(loss(y, out)) + model.regularization_loss()) * len(y)
+        total += (float(loss(y, out, w)) + model.regularization_loss()) * len(y)
         count += len(y)
         for m in metrics:
-            m.update(y, out)
+            m.update(y, out, w if m.weighted else None)
     return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in metrics}}
 
 

@@ -1,11 +1,12 @@
-"""Embedding: Keras weight layout and initializer, lookup, scattered gradient, id checks."""
+"""Embedding: Keras weight layout and initializer, lookup, scattered gradient, id checks;
+PositionEmbedding (keras_hub's): the table's rows, broadcast over the batch."""
 
 import numpy as np
 import pytest
 
 from nntrain.errors import ConfigError, DataError
 from nntrain.gradcheck import check_layer
-from nntrain.layers.embedding import Embedding
+from nntrain.layers.embedding import Embedding, PositionEmbedding
 
 
 def built(layer, shape, seed=0):
@@ -86,3 +87,34 @@ def test_arguments():
     np.testing.assert_array_equal(layer.params["embeddings"], 1)
     assert "embeddings" in layer.regularizers
     assert layer.get_config()["input_dim"] == 10
+
+
+# -- PositionEmbedding --------------------------------------------------------------------------
+def test_position_embedding_returns_the_table_rows():
+    layer = PositionEmbedding(sequence_length=6)
+    layer.build((4, 3), np.random.default_rng(0))
+    assert layer.params["embeddings"].shape == (6, 3) and layer.count_params() == (18, 0)
+    x = np.random.default_rng(1).standard_normal((2, 4, 3)).astype(np.float32)
+    y = layer.forward(x)
+    assert y.shape == x.shape and y.dtype == np.float32
+    np.testing.assert_array_equal(y[0], layer.params["embeddings"][:4])
+    np.testing.assert_array_equal(y[1], y[0])
+    dx = layer.backward(np.ones_like(y))
+    assert not dx.any()
+    np.testing.assert_array_equal(layer.grads["embeddings"][:4], 2.0)
+    np.testing.assert_array_equal(layer.grads["embeddings"][4:], 0.0)
+
+
+def test_position_embedding_gradients_and_errors():
+    errors = check_layer(PositionEmbedding(5), (3, 2))
+    assert errors["embeddings"] < 1e-6 and errors["input"] == 0.0
+    with pytest.raises(ConfigError) as e:
+        PositionEmbedding(4).compute_output_shape((5, 2))
+    assert e.value.key == "sequence_length"
+    with pytest.raises(ConfigError, match=r"\(steps, features\)"):
+        PositionEmbedding(4).compute_output_shape((4,))
+    for bad, key in (({"sequence_length": 0}, "sequence_length"),
+                     ({"sequence_length": 3, "initializer": "glorot"}, "initializer")):
+        with pytest.raises(ConfigError) as e:
+            PositionEmbedding(**bad)
+        assert e.value.key == key

@@ -1,12 +1,14 @@
-"""BatchNormalization and LayerNormalization: Keras weights and counts, finite differences in
-both modes, the moving-statistics update by hand, and forward values against NumPy and PyTorch."""
+"""BatchNormalization, LayerNormalization and GroupNormalization: Keras weights and counts,
+finite differences (BatchNormalization in both modes), the moving-statistics update by hand, and
+forward values against NumPy and PyTorch."""
 
 import numpy as np
 import pytest
 
 from nntrain.errors import ConfigError
 from nntrain.gradcheck import check_layer
-from nntrain.layers.normalization import BatchNormalization, LayerNormalization
+from nntrain.layers.normalization import (BatchNormalization, GroupNormalization,
+                                          LayerNormalization)
 
 
 def built(layer, shape, seed=0):
@@ -166,3 +168,51 @@ def test_backward_stays_float32():
         dx = layer.backward(np.ones_like(layer.forward(x, training=True)))
         assert dx.dtype == np.float32
         assert all(g.dtype == np.float32 for g in layer.grads.values())
+
+
+# -- GroupNormalization -------------------------------------------------------------------------
+def test_groupnorm_weights_and_keras_count():
+    layer = built(GroupNormalization(groups=4), (10, 8))
+    assert list(layer.params) == ["gamma", "beta"]
+    assert layer.count_params() == (16, 0)              # Keras 3.15: 16
+    assert layer.compute_output_shape((10, 8)) == (10, 8)
+    assert GroupNormalization().groups == 32 and GroupNormalization().epsilon == 1e-3
+
+
+@pytest.mark.parametrize("groups,shape", [(2, (5, 4)), (-1, (3, 2, 6)), (1, (7, 3)), (3, (6,))])
+def test_groupnorm_matches_torch(groups, shape):
+    torch = pytest.importorskip("torch")
+    layer = randomize(built(GroupNormalization(groups=groups), shape))
+    x = np.random.default_rng(4).normal(1.0, 2.0, (3, *shape)).astype(np.float32)
+    y = layer.forward(x)
+    assert y.dtype == np.float32
+    c = shape[-1]
+    g = c if groups == -1 else groups
+    xt = torch.from_numpy(np.moveaxis(x, -1, 1).copy())     # channels first for torch
+    ref = torch.nn.functional.group_norm(xt, g, torch.from_numpy(layer.params["gamma"]),
+                                         torch.from_numpy(layer.params["beta"]), eps=1e-3)
+    np.testing.assert_allclose(y, np.moveaxis(ref.numpy(), 1, -1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,shape", [
+    ({"groups": 2}, (3, 4)), ({"groups": -1}, (2, 2, 3)), ({"groups": 1, "center": False}, (3, 4)),
+    ({"groups": 3, "scale": False}, (6,)), ({"groups": 2}, (2, 2, 4)),
+])
+def test_groupnorm_gradients(kwargs, shape):
+    layer = randomize(built(GroupNormalization(**kwargs), shape))
+    errors = check_layer(layer, shape)
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_groupnorm_bad_groups():
+    for groups in (0, -2, 2.5, True):
+        with pytest.raises(ConfigError) as e:
+            GroupNormalization(groups=groups)
+        assert e.value.key == "groups"
+    with pytest.raises(ConfigError, match="multiple of groups") as e:
+        GroupNormalization(groups=3).compute_output_shape((5, 8))
+    assert e.value.key == "groups"
+    with pytest.raises(ConfigError, match="into 32 groups"):
+        built(GroupNormalization(), (5, 8))            # Keras's default needs 32+ channels
+    with pytest.raises(ConfigError, match="last axis"):
+        GroupNormalization(groups=2, axis=1).compute_output_shape((4, 6))

@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
+import nntrain
 from nntrain import from_config
 from nntrain.errors import ConfigError, TrainingAborted
 from nntrain.training import checkpoint as ckpt
-from nntrain.training import launch
 from nntrain.training.callbacks import (CSVLogger, EarlyStopping, ModelCheckpoint,
                                         ReduceLROnPlateau, TerminateOnNaN, make_callbacks)
 
@@ -436,7 +436,7 @@ def fit(project, callbacks, epochs=4, optimizer="{name: adam, learning_rate: 0.0
     """Train 48 samples (3 batches of 16) for `epochs`; returns the trainer."""
     path = write_config(project, callbacks, epochs, optimizer)
     config = from_config.open_config(path, needs=("model", "compile.loss", "data"))
-    session = launch.start_fit(config)
+    session = nntrain.Model.from_config(config).prepare_fit(run_dir="runs/t", verbose=0)
     if before_fit:
         before_fit(session.trainer)
     with from_config.located(session.config):
@@ -600,9 +600,9 @@ def test_fit_terminate_on_nan_exits_1_and_writes_no_checkpoint_of_nan_weights(
     calls = []
     real = trainer_module.forward_backward
 
-    def poisoned(model, loss, xs, y, training=True):
+    def poisoned(model, loss, xs, y, training=True, **kwargs):
         calls.append(1)
-        value, out, dxs = real(model, loss, xs, y, training)
+        value, out, dxs = real(model, loss, xs, y, training, **kwargs)
         if len(calls) >= 7:
             for g in model.gradients().values():
                 g[...] = np.nan

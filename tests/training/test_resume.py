@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+import nntrain
 from nntrain.training.trainer import Trainer
 
 N, K = 6, 3          # epochs straight; epochs before the stop
@@ -227,10 +228,13 @@ def test_stop_mid_epoch_and_resume_is_bit_identical(project, run_cli, which):
 
 
 def test_resume_through_the_library_gives_the_same_final_model(project):
-    """The same through start_fit / start_resume, comparing the in-memory model and optimizer
+    """The same through prepare_fit / start_resume, comparing the in-memory model and optimizer
     at the end (after EarlyStopping's on_train_end), not files."""
     from nntrain.from_config import located, open_config
-    from nntrain.training.launch import start_fit, start_resume
+    from nntrain.training.launch import start_resume
+
+    def start_fit(config, run_dir):
+        return nntrain.Model.from_config(config).prepare_fit(run_dir=run_dir, verbose=0)
 
     cfg = write_config(project, PLATEAU, EVERY_3_BATCHES)
     needs = ("model", "compile.loss", "data")

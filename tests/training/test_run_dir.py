@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from nntrain.errors import CheckpointError
+from nntrain.training.restore import run_status
 from nntrain.training.run_dir import (RunDir, RunLock, base_directory, lock_holder, new_run_dir,
-                                      run_status, write_status)
+                                      write_status)
 
 HOLD = ("import sys, time; from nntrain.training.run_dir import RunDir, RunLock; "
         "RunLock(RunDir(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(60)")

@@ -21,6 +21,8 @@ from nntrain.errors import ConfigError
 
 
 class Callback:
+    writes_files = False    # writes into the run directory (so needs one)
+
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         self._arguments = (args, kwargs)   # for get_config: a run's config.yaml names it

@@ -16,6 +16,8 @@ class CSVLogger(Callback):
     and the run's rows follow it (no second header); without, the file is the run's alone.
     """
 
+    writes_files = True
+
     def __init__(self, filename=RunDir.HISTORY, separator=",", append=False):
         validate.file_path("filename", filename, reserved=RunDir.OWN)
         if not isinstance(separator, str) or len(separator) != 1:

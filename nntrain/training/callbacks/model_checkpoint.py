@@ -19,6 +19,8 @@ class ModelCheckpoint(Monitor):
     improves (`save_best_only`); keep the newest `max_to_keep` files. Without `monitor`, the
     best file is judged by val_loss, Keras's default, but the run need not log it."""
 
+    writes_files = True
+
     def __init__(self, filepath=RunDir.CHECKPOINT_TEMPLATE, monitor=None, verbose=1,
                  save_best_only=False, save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None, max_to_keep=None):

@@ -1,0 +1,112 @@
+"""Shared pieces of the Keras interop tests (imported by them; pytest puts this directory on
+sys.path): tiny model configs, the nntrain twins of the Keras models in record_keras_layout.py,
+and models built from them with random weights."""
+
+import numpy as np
+
+from nntrain.builder import build_model
+from nntrain.data import Normalizer
+
+MODELS = {
+    "mlp_bn": {"input_shape": [40], "layers": [
+        {"Dense": {"units": 8}}, {"BatchNormalization": {}}, {"Activation": {"activation": "relu"}},
+        {"Dropout": {"rate": 0.2}}, {"Dense": {"units": 3, "activation": "softmax"}}]},
+    "cnn": {"input_shape": [40, 1], "layers": [
+        {"Conv1D": {"filters": 4, "kernel_size": 5, "activation": "relu"}},
+        {"MaxPooling1D": {"pool_size": 3}}, {"Conv1D": {"filters": 6, "kernel_size": 5}},
+        {"GlobalAveragePooling1D": {}}, {"Dropout": {"rate": 0.5}}, {"Dense": {"units": 3}}]},
+    "rnn": {"input_shape": [10, 2], "layers": [
+        {"LSTM": {"units": 4, "return_sequences": True}}, {"GRU": {"units": 3}},
+        {"Dense": {"units": 2}}]},
+    "bidirectional": {"input_shape": [10, 2], "layers": [
+        {"Bidirectional": {"layer": {"LSTM": {"units": 4, "return_sequences": True}}}},
+        {"Bidirectional": {"layer": {"GRU": {"units": 3}}}}, {"Dense": {"units": 2}}]},
+    "misc": {"input_shape": [10], "layers": [
+        {"Embedding": {"input_dim": 20, "output_dim": 4}},
+        {"SimpleRNN": {"units": 3, "return_sequences": True}},
+        {"TimeDistributed": {"layer": {"Dense": {"units": 2, "use_bias": False}}}},
+        {"LayerNormalization": {}}, {"PReLU": {}}, {"Flatten": {}}, {"Dense": {"units": 2}}]},
+    # config order c, a, b; Keras's functional order is a, b, c (by depth from the output)
+    "dag": {"input_shape": [6], "layers": [
+        {"Dense": {"name": "c", "units": 4}},
+        {"Dense": {"name": "a", "units": 3, "inputs": "input_layer"}},
+        {"Dense": {"name": "b", "units": 4}},
+        {"Add": {"inputs": ["b", "c"]}}, {"Dense": {"units": 2}}]},
+    "two_inputs": {"inputs": {"input1": [16], "input2": [32]}, "layers": [
+        {"Dense": {"name": "x1", "units": 8, "activation": "relu", "inputs": "input1"}},
+        {"Dense": {"name": "x2", "units": 8, "activation": "relu", "inputs": "input2"}},
+        {"Add": {"inputs": ["x1", "x2"]}}, {"Dense": {"units": 4}}]},
+    # not pinned: the other layers, and argument forms the Keras config must translate
+    "kitchen": {"input_shape": [10, 3], "layers": [
+        {"Conv1D": {"filters": 4, "kernel_size": 3, "padding": "causal",
+                    "kernel_initializer": {"RandomNormal": {"stddev": 0.02}},
+                    "activity_regularizer": "l2"}},
+        {"LayerNormalization": {"epsilon": 0.01}}, {"PReLU": {"shared_axes": [1]}},
+        {"SimpleRNN": {"units": 5, "return_sequences": True,
+                       "recurrent_regularizer": {"l1": 0.01, "l2": 0.02}}},
+        {"TimeDistributed": {"layer": {"Dense": {"units": 3,
+                                                 "kernel_regularizer": {"L1L2": {"l1": 0.1}}}}}},
+        {"LeakyReLU": {"negative_slope": 0.1}}, {"ELU": {}},
+        {"AveragePooling1D": {"pool_size": 2, "padding": "same"}},
+        {"Bidirectional": {"layer": {"GRU": {"units": 2, "return_sequences": True}},
+                           "merge_mode": "sum"}},
+        {"Bidirectional": {"layer": {"LSTM": {"units": 2, "go_backwards": False,
+                                              "unit_forget_bias": False}}, "merge_mode": "ave"}},
+        {"Dropout": {"rate": 0.3}},
+        {"Dense": {"units": 4, "activation": "softmax", "kernel_initializer": "he_normal",
+                   "kernel_regularizer": "l1_l2"}}]},
+    "image": {"input_shape": [8, 8, 1], "layers": [
+        {"Conv2D": {"filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu",
+                    "kernel_initializer": "HeNormal"}},
+        {"BatchNormalization": {"momentum": 0.9, "center": False}},
+        {"MaxPooling2D": {"pool_size": 2}}, {"AveragePooling2D": {"pool_size": 2}},
+        {"Flatten": {}}, {"Reshape": {"target_shape": [4, 3]}}, {"GlobalMaxPooling1D": {}},
+        {"Activation": {"activation": "gelu"}}]},
+    "branches": {"input_shape": [6], "layers": [
+        {"Dense": {"name": "c", "units": 4}},
+        {"Dense": {"name": "a", "units": 3, "inputs": "input_layer"}},
+        {"Dense": {"name": "b", "units": 4, "activation": "tanh"}},
+        {"Concatenate": {"inputs": ["b", "c"]}},
+        {"Dense": {"name": "unused", "units": 5, "inputs": "a"}},
+        {"Multiply": {"inputs": ["b", "c"]}}, {"Subtract": {"inputs": ["multiply", "c"]}},
+        {"Dot": {"axes": 1, "normalize": True, "inputs": ["concatenate", "concatenate"]}},
+        {"Concatenate": {"inputs": ["dot", "subtract"]}},
+        {"Dense": {"units": 2, "activation": "sigmoid"}}], "outputs": "dense"},
+}
+
+
+def randomize(model, rng) -> None:
+    """Random values in every weight (positive moving variances), so that a weight put in the
+    wrong place changes the predictions."""
+    for key, w in model.weights().items():
+        if key.endswith("moving_variance"):
+            w[...] = rng.uniform(0.5, 2.0, w.shape)
+        else:
+            w[...] = rng.normal(0.0, 0.5, w.shape)
+
+
+def inputs_for(model, n, rng) -> list[np.ndarray]:
+    """Raw inputs: integer ids for an Embedding model, shifted and scaled values otherwise."""
+    if any(node.layer.integer_input for node in model.nodes):
+        return [rng.integers(0, 20, (n, *s)).astype(np.float32)
+                for s in model.input_shapes.values()]
+    return [(rng.normal(size=(n, *s)) * 3 + 1).astype(np.float32)
+            for s in model.input_shapes.values()]
+
+
+def normalizer_for(model, rng) -> Normalizer:
+    """Standard-normalization statistics per input feature (none for an Embedding model)."""
+    if any(node.layer.integer_input for node in model.nodes):
+        return Normalizer("none", [], [])
+    shapes = list(model.input_shapes.values())
+    return Normalizer("standard", [rng.normal(1.0, 0.5, s[-1:]) for s in shapes],
+                      [rng.uniform(2.0, 4.0, s[-1:]) for s in shapes])
+
+
+def random_model(cfg, seed=0):
+    """A model built from `cfg` (or the name of one of MODELS) with random weights."""
+    cfg = MODELS[cfg] if isinstance(cfg, str) else cfg
+    rng = np.random.default_rng(seed)
+    model = build_model(cfg, rng=rng)
+    randomize(model, rng)
+    return model
