@@ -117,8 +117,12 @@ def _prescan(text: str, file: str) -> None:
 
 
 def yaml_value(text: str):
-    """Parse one YAML value (a --set VALUE) with the config's rules and limits."""
-    return _load(text, "--set")[1]
+    """Parse one YAML value (a --set VALUE) with the config's rules and limits; bad YAML (or
+    a limit passed) is a yaml.YAMLError, as from yaml.load."""
+    try:
+        return _load(text, "--set")[1]
+    except ConfigError as e:
+        raise yaml.YAMLError(e.message.removeprefix("invalid YAML: ")) from None
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -300,9 +304,8 @@ def apply_override(config: Config, assignment: str) -> None:
         raise ConfigError(f"expected KEY=VALUE, received {assignment!r}", file="--set")
     try:
         value = yaml_value(raw) if raw.strip() else None
-    except ConfigError as e:
-        raise ConfigError(f"cannot parse value {raw!r} as YAML: "
-                          f"{e.message.removeprefix('invalid YAML: ')}", key=path,
+    except yaml.YAMLError as e:
+        raise ConfigError(f"cannot parse value {raw!r} as YAML: {e}", key=path,
                           file="--set") from None
     parts = path.split(".")
     node = config.data
