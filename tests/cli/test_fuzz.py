@@ -83,6 +83,29 @@ BASES = [
                                                    "from_logits": True}},
         {"x": {"a": "xa", "b": "xb"}}),
      {"xa": ((3,), "float"), "xb": ((2,), "float"), "y_train": ((2,), "onehot2")}),
+    (_base({"input_shape": [6, 2], "layers": [
+        {"Conv1D": {"name": "embed", "filters": 4, "kernel_size": 3, "padding": "same"}},
+        {"PositionEmbedding": {"name": "positions", "sequence_length": 6}},
+        {"Add": {"name": "x0", "inputs": ["embed", "positions"]}},
+        {"MultiHeadAttention": {"num_heads": 2, "key_dim": 2, "dropout": 0.1}},
+        {"LayerNormalization": {}}, {"GaussianNoise": {"stddev": 0.1}},
+        {"SpatialDropout1D": {"rate": 0.1}}, {"ZeroPadding1D": {"padding": 1}},
+        {"Conv1DTranspose": {"filters": 2, "kernel_size": 2, "strides": 2}},
+        {"UpSampling1D": {"size": 2}}, {"Cropping1D": {"cropping": 1}},
+        {"GlobalMaxPooling1D": {}}, {"Maxout": {"units": 3, "pieces": 2}},
+        {"Softmax": {}}]},
+        {"optimizer": {"name": "adamw", "learning_rate": 0.01}, "metrics": ["accuracy"],
+         "loss": "sparse_categorical_crossentropy"}, None,
+        {"class_weight": {0: 1.0, 1: 2.0, 2: 0.5}}),
+     {"x_train": ((6, 2), "float"), "y_train": ((), "class3")}),
+    (_base({"input_shape": [4, 4, 1], "layers": [
+        {"RandomFlip": {"mode": "horizontal"}},
+        {"Conv2D": {"filters": 2, "kernel_size": 3, "padding": "same", "activation": "elu"}},
+        {"GroupNormalization": {"groups": 2}}, {"MaxPooling2D": {"pool_size": 2}},
+        {"Conv2DTranspose": {"filters": 1, "kernel_size": 2, "strides": 2}},
+        {"Flatten": {}}, {"Dense": {"units": 1, "activation": "sigmoid"}}]},
+        {"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["AUC"]}),
+     {"x_train": ((4, 4, 1), "float"), "y_train": ((1,), "binary")}),
 ]
 
 # -- values ---------------------------------------------------------------------------------
