@@ -240,3 +240,28 @@ def _claim_after(args):
     base, when = args
     time.sleep(max(0.0, when - time.time()))
     return str(new_run_dir(Path(base)).path)
+
+
+def test_readers_probing_the_lock_never_keep_a_writer_out(tmp_path):
+    """A reader asks whether a run is being trained (`run_status` on a run whose status says
+    running) with a non-blocking shared flock held for microseconds; a writer starting at that
+    instant retries, so readers polling in a loop never turn a writer away."""
+    import threading
+    run = RunDir(tmp_path)
+    write_status(run, "running")
+    stop, probes = threading.Event(), [0]
+
+    def reader():
+        while not stop.is_set():
+            lock_holder(run)
+            probes[0] += 1
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(50):
+            with RunLock(run):
+                assert lock_holder(run)["pid"] == os.getpid()
+    finally:
+        stop.set()
+        thread.join()
+    assert probes[0] > 50
