@@ -225,21 +225,22 @@ def test_sigkill_of_the_lock_holder_then_resume(busy, run_cli):
     assert ckpt.read_index(run.checkpoints)["final"] == "final.npz"
 
 
+CLAIM = ("import sys, time; from pathlib import Path; "
+         "from nntrain.training.run_dir import new_run_dir; "
+         "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "
+         "print(new_run_dir(Path(sys.argv[1])).path)")
+
+
 def test_processes_asking_for_the_same_run_directory_get_different_ones(tmp_path):
     """A sweep's workers (or several `fit`s) naming one directory at the same instant: each
     gets its own, none writes into another's."""
-    import multiprocessing
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(6) as pool:
-        got = pool.map(_claim_after, [(str(tmp_path / "runs/x"), time.time() + 0.5)] * 6)
+    when = time.time() + 1.0
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIM, str(tmp_path / "runs/x"),
+                               str(when)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    got = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert sorted(got) == sorted(str(tmp_path / "runs" / n)
                                  for n in ["x", "x-2", "x-3", "x-4", "x-5", "x-6"])
-
-
-def _claim_after(args):
-    base, when = args
-    time.sleep(max(0.0, when - time.time()))
-    return str(new_run_dir(Path(base)).path)
 
 
 def test_readers_probing_the_lock_never_keep_a_writer_out(tmp_path):
