@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 from nntrain.api import History, Model, load, resume  # noqa: E402
 from nntrain.errors import (CheckpointError, ConfigError, DataError, InputError,  # noqa: E402
-                            TrainingAborted)
+                            TrainingAborted, WriteError)
+from nntrain.memory import memory_limit, set_max_memory  # noqa: E402
 
 __all__ = ["CheckpointError", "ConfigError", "DataError", "History", "InputError", "Model",
-           "TrainingAborted", "load", "resume"]
+           "TrainingAborted", "WriteError", "load", "memory_limit", "resume", "set_max_memory"]

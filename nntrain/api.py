@@ -27,12 +27,13 @@ from nntrain.training import launch
 from nntrain.training.assembly import (TrainingRun, compiled_parts, config_dataset,
                                        load_initial_weights, make_trainer)
 from nntrain.training.atomic_files import atomic_write
-from nntrain.training.restore import checkpoint_for, checkpoint_normalizer, describe_checkpoint
+from nntrain.training.restore import (checkpoint_for, checkpoint_normalizer, describe_checkpoint,
+                                     load_or_point_elsewhere)
 from nntrain.training.run_dir import RunDir, new_run_dir, run_dir_argument
 from nntrain.training.step import forward_backward
 from nntrain.training.trainer import evaluate_split
 
-DATA_FILE = "data.npz"   # where a run trained on arrays keeps them, so it can be resumed
+DATA_FILE = RunDir.DATA   # where a run trained on arrays keeps them, so it can be resumed
 
 
 class History:
@@ -216,16 +217,17 @@ class Model:
         run = new_run_dir(base)
         if base.resolve() != run.path.resolve():
             trainer.say(f"{base} already holds a run; writing {run} instead")
-        if x is not None:
-            data["data"] = _save_arrays(run, dataset,
-                                        (data.get("data") or {}).get("normalize", "none"),
-                                        self.network.input_names)
-            # train on the file as `nntrain resume` will read it (memory-mapped data is read
-            # in sorted batches), with the statistics already fitted
-            saved = config_dataset(Config(data), self.network, self.loss)
-            trainer.dataset.train, trainer.dataset.val = saved.train, saved.val
-        trainer.set_run(run)
-        launch.write_config(run, data)
+        with launch.creating(run):
+            if x is not None:
+                data["data"] = _save_arrays(run, dataset,
+                                            (data.get("data") or {}).get("normalize", "none"),
+                                            self.network.input_names)
+                # train on the file as `nntrain resume` will read it (memory-mapped data is
+                # read in sorted batches), with the statistics already fitted
+                saved = config_dataset(Config(data), self.network, self.loss)
+                trainer.dataset.train, trainer.dataset.val = saved.train, saved.val
+            trainer.set_run(run)
+            launch.write_config(run, data)
         trainer.say(f"Run directory: {run} ({dataset.describe()})")
         return run
 
@@ -415,14 +417,12 @@ def load(target, which: str | None = None) -> Model:
     default: final when the run finished, else latest (what `nntrain evaluate` scores)."""
     path = Path(target)
     if path.is_file():
-        run = _run_of(path)
-        cp_path = path
+        run, cp_path = _run_of(path), path
     else:
-        run = run_dir_argument(path)
-        cp_path = checkpoint_for(run, which)
+        run, cp_path = run_dir_argument(path), None
+    cp_path, cp = load_or_point_elsewhere(run, cp_path, which, resume=False)
     config = from_config.open_config(run.config, needs=("model",))
     network = from_config.build(config)
-    cp = ckpt.load_checkpoint(cp_path)
     ckpt.load_weights_into(network, cp.weights, str(cp_path))
     model = Model(network, config, normalizer=checkpoint_normalizer(cp), run=run)
     if config.section("compile").get("loss") is not None:
@@ -455,9 +455,16 @@ def resume(run_dir=None, *, checkpoint=None, epochs: int | None = None,
     if fresh:
         trainer.say("Weights-only checkpoint: starting a fresh optimizer (not an exact resume).")
     if state.epoch >= prepared.epochs:
-        trainer.say(f"Nothing to do: the run has completed {state.epoch} of {prepared.epochs} "
-                    "epochs (use --epochs N to train longer).")
-        return None
+        if ckpt.read_index(run.checkpoints).get("final") is not None:
+            trainer.say(f"Nothing to do: the run has completed {state.epoch} of "
+                        f"{prepared.epochs} epochs (use --epochs N to train longer).")
+            return None
+        # every epoch trained, but the final model was never written (the disk was full)
+        trainer.say(f"The run has completed {state.epoch} of {prepared.epochs} epochs; "
+                    "writing its final model.")
+        final = launch.train(prepared)
+        trainer.say(launch.files_message(trainer, final))
+        return History(state.history)
     where = f"epoch {state.epoch + 1}" + (f", batch {state.batch + 1}" if state.batch else "")
     trainer.say(f"Resuming {run} from {cp.path} at {where}")
     final = launch.train(prepared)

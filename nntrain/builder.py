@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nntrain import validate
+from nntrain import memory, validate
 from nntrain.errors import ConfigError, InputError, unknown
 from nntrain.layers import LAYERS, snake_case
+from nntrain.layers.base import shapes_only as no_weights
 from nntrain.model import Network, Node
 
 SINGLE_INPUT_NAME = "input_layer"  # Keras 3's name for a Sequential model's input
@@ -53,11 +54,23 @@ def _source_names(inputs, previous: str, known: dict, key: str) -> list[str]:
     return names
 
 
-def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | None = None
-                ) -> Network:
-    """Build every layer (weights initialized from `rng`) and check all shapes."""
-    rng = rng if rng is not None else np.random.default_rng(0)
-    dtype = np.dtype(dtype).type
+def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | None = None,
+                shapes_only: bool = False) -> Network:
+    """Build every layer (weights initialized from `rng`) and check all shapes. The shapes
+    are built first, with no weight allocated, and checked against the memory limit (an
+    oversized model is refused naming its largest weight); with `shapes_only` that build is
+    the answer (weights are `WeightShape`s: what summary needs, for a model of any size)."""
+    with no_weights():
+        plan, keys = _build(model_cfg, np.dtype(dtype).type, None)
+    if shapes_only:
+        return plan
+    memory.check_weights(plan, keys)
+    return _build(model_cfg, np.dtype(dtype).type,
+                  rng if rng is not None else np.random.default_rng(0))[0]
+
+
+def _build(model_cfg: dict, dtype, rng) -> tuple[Network, list[str]]:
+    """The network and each layer's config key path."""
     input_shapes = _input_shapes(model_cfg)
     layers_cfg = model_cfg.get("layers")
     if not isinstance(layers_cfg, list) or not layers_cfg:
@@ -65,6 +78,7 @@ def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | 
     shapes: dict[str, tuple] = dict(input_shapes)   # name → per-sample output shape
     counters: dict[str, int] = {}
     nodes: list[Node] = []
+    keys: list[str] = []
     previous = next(iter(input_shapes))
     for i, entry in enumerate(layers_cfg):
         layer, inputs, key = make_layer(entry, f"model.layers.{i}")
@@ -98,6 +112,7 @@ def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | 
             raise e.prefixed(key) from None
         shapes[layer.name] = out_shape
         nodes.append(Node(layer, sources, in_shape, out_shape))
+        keys.append(key)
         previous = layer.name
     output = model_cfg.get("outputs", previous)
     if isinstance(output, list) and len(output) == 1:
@@ -105,4 +120,4 @@ def build_model(model_cfg: dict, *, dtype="float32", rng: np.random.Generator | 
     if not isinstance(output, str) or output not in {n.layer.name for n in nodes}:
         raise unknown("output layer", output, [n.layer.name for n in nodes],
                       key="model.outputs")
-    return Network(input_shapes, nodes, output, dtype=dtype)
+    return Network(input_shapes, nodes, output, dtype=dtype), keys

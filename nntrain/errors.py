@@ -8,7 +8,20 @@ before printing, so every message reads ``error: FILE:LINE: key.path: message``.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
+
+
+# Characters that would break an error message into several lines (str.splitlines' line
+# boundaries) or garble a terminal (the other C0 controls), shown escaped instead.
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]
+            if chr(c) != " "}
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and control characters escaped: an error is one line even when
+    it echoes a key such as "a\\nb"."""
+    return text.translate(_ESCAPES)
 
 
 class InputError(Exception):
@@ -42,7 +55,7 @@ class InputError(Exception):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         key = f"{self.key}: " if self.key else ""
-        return f"{where}{key}{self.message}"
+        return one_line(f"{where}{key}{self.message}")
 
 
 class ConfigError(InputError):
@@ -61,6 +74,27 @@ class TrainingAborted(Exception):
     """Training stopped for a reason that is not the user's input (NaN loss, ...). Exit code 1."""
 
     exit_code = 1
+
+
+class WriteError(Exception):
+    """A file could not be written: disk full, quota, read-only file system, permissions, I/O
+    error. Exit code 1. Raised by the one place files are written (`atomic_files`) with the
+    path and errno; whoever knows what the file belonged to (the run being trained) fills in
+    `advice`, e.g. which checkpoint the run is intact up to and how to continue."""
+
+    exit_code = 1
+
+    def __init__(self, path, errno_: int | None, reason: str | None = None):
+        self.path = str(path)
+        self.errno = errno_
+        text = reason or (os.strerror(errno_) if errno_ else "write failed")
+        self.reason = text[:1].lower() + text[1:]
+        self.advice: str | None = None
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        advice = f"; {self.advice}" if self.advice else ""
+        return one_line(f"cannot write {self.path}: {self.reason}{advice}")
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

@@ -53,13 +53,16 @@ def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
 
 
-def build(config: Config, rng: np.random.Generator | None = None) -> Network:
+def build(config: Config, rng: np.random.Generator | None = None, *,
+          shapes_only: bool = False) -> Network:
     """Build the model of `config` in its dtype; weights from `rng` (default: the seed's init
-    stream, so these are the weights `fit` starts from)."""
+    stream, so these are the weights `fit` starts from). `shapes_only`: no weights at all,
+    only their shapes (summary)."""
     if rng is None:
         rng = random_streams(config.data.get("seed", 0))[0]
     with located(config):
-        return build_model(config.section("model"), dtype=config_dtype(config), rng=rng)
+        return build_model(config.section("model"), dtype=config_dtype(config), rng=rng,
+                           shapes_only=shapes_only)
 
 
 def get_loss(config: Config):

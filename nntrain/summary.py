@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nntrain.memory import activation_bytes_per_sample
 from nntrain.model import Network
 
 
@@ -27,7 +28,7 @@ def model_summary(model: Network) -> dict:
             rows.append({"name": name, "type": "InputLayer", "output_shape": _keras_shape(shape),
                          "params": 0, "trainable_params": 0, "non_trainable_params": 0,
                          "flops": 0, "connected_to": []})
-    total_t = total_n = flops = act = 0
+    total_t = total_n = flops = 0
     for n in model.nodes:
         t, nt = n.layer.count_params()
         f = int(n.layer.flops(n.input_shape))
@@ -36,7 +37,6 @@ def model_summary(model: Network) -> dict:
                      "trainable_params": t, "non_trainable_params": nt, "flops": f,
                      "connected_to": list(n.inputs)})
         total_t, total_n, flops = total_t + t, total_n + nt, flops + f
-        act += int(np.prod(n.output_shape))
     return {
         "layers": rows,
         "inputs": {k: list(v) for k, v in model.input_shapes.items()},
@@ -45,7 +45,7 @@ def model_summary(model: Network) -> dict:
         "trainable_params": total_t,
         "non_trainable_params": total_n,
         "param_bytes": (total_t + total_n) * itemsize,
-        "activation_bytes_per_sample": act * itemsize,
+        "activation_bytes_per_sample": activation_bytes_per_sample(model),
         "flops_per_sample": flops,
         "dtype": np.dtype(model.dtype).name,
         "functional": functional,

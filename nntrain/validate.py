@@ -6,6 +6,7 @@ units=-3"). The builder prefixes the key path of the config entry.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 
 from nntrain.errors import ConfigError, unknown
@@ -13,6 +14,31 @@ from nntrain.errors import ConfigError, unknown
 
 def _fail(name: str, expected: str, value) -> ConfigError:
     return ConfigError(f"expected {expected}, received {value!r}", key=name)
+
+
+NAME_MAX = 230   # bytes in one path component: the file system's 255, less a temporary's suffix
+
+
+def file_path(name: str, value, *, reserved: Iterable[str] = (), directory: bool = False
+              ) -> str:
+    """A path to write a file (or, with `directory`, a directory) at: a non-empty string
+    without NUL, no component longer than NAME_MAX bytes, a file's not ending in '/', '.' or
+    '..', and not (relative to the run) one of `reserved`, the run's own files."""
+    what = "a directory path" if directory else "a file path"
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(name, what, value)
+    if "\0" in value:
+        raise _fail(name, f"{what} without NUL characters", value)
+    parts = value.split(os.sep)
+    if not directory and parts[-1] in ("", ".", ".."):
+        raise _fail(name, f"{what} (a file, not a directory)", value)
+    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in parts):
+        raise _fail(name, f"{what} whose names are at most {NAME_MAX} bytes long", value)
+    normal = os.path.normpath(value)
+    if normal in set(reserved):
+        raise ConfigError(f"{value!r} is a file of the run itself; choose another name",
+                          key=name)
+    return value
 
 
 def positive_int(name: str, value) -> int:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import click
 
+from nntrain.memory import memory_limit
+from nntrain.sizes import parse_size
+
 
 @dataclass
 class Settings:
@@ -32,6 +35,25 @@ def debug_option(f):
     return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                         callback=_set_debug,
                         help="On an error, also print the full traceback.")(f)
+
+
+def _set_max_memory(ctx: click.Context, param, value) -> None:
+    if value is None:
+        return
+    try:
+        size = parse_size(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+    ctx.with_resource(memory_limit(size))   # for this command only
+
+
+def max_memory_option(f):
+    """``--max-memory SIZE``: the most a model (weights, optimizer state, a batch's
+    activations) may take; default: the memory available."""
+    return click.option("--max-memory", metavar="SIZE", expose_value=False,
+                        callback=_set_max_memory,
+                        help="Refuse models that need more memory than this (e.g. 8GiB; "
+                             "'unlimited'). Default: the memory available.")(f)
 
 
 # Arguments naming files or directories complete file names in the shell (click's completion).

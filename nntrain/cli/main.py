@@ -2,7 +2,7 @@
 its arguments, calls the library and renders the result; the library never prints.
 
 Errors: an `InputError` prints one ``error: ...`` line and exits 2 (a traceback only with
-``--debug``); a `TrainingAborted` exits 1.
+``--debug``); a `TrainingAborted` or a `WriteError` (disk full, ...) exits 1.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from nntrain.cli import (diagnose_commands, experiment_commands,  # noqa: F401  
                          inspect_commands, interop_commands, reference_commands,  # the
                          train_commands)  # commands)
 from nntrain.cli.app import Settings, cli
-from nntrain.errors import InputError, TrainingAborted
+from nntrain.errors import InputError, TrainingAborted, WriteError
 
 
 def main(argv=None) -> None:
@@ -41,7 +41,7 @@ def main(argv=None) -> None:
             traceback.print_exc()
         click.echo(f"error: {e}", err=True)
         code = e.exit_code
-    except TrainingAborted as e:
+    except (TrainingAborted, WriteError) as e:
         if settings.debug:
             traceback.print_exc()
         click.echo(f"error: {e}", err=True)

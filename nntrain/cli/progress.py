@@ -37,6 +37,8 @@ class PlainProgress(Callback):
 
     def on_train_begin(self) -> None:
         p = self.trainer.params
+        if p["initial_epoch"] >= p["epochs"]:   # nothing to train (resume writing a final model)
+            return
         start = f" from epoch {p['initial_epoch'] + 1}" if p["initial_epoch"] else ""
         self.message(f"Training on {p['samples']} samples, {p['steps']} batches per epoch, "
                      f"{p['epochs']} epochs{start}")

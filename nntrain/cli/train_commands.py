@@ -11,7 +11,8 @@ import click
 import nntrain
 from nntrain import from_config
 from nntrain.cli import render
-from nntrain.cli.app import CONFIG, FILE, RUN_DIR, cli, debug_option, stdout_json
+from nntrain.cli.app import (CONFIG, FILE, RUN_DIR, cli, debug_option, max_memory_option,
+                             stdout_json)
 from nntrain.cli.options import record_threads, threads_option, use_config_threads
 from nntrain.cli.progress import make_progress
 from nntrain.predict import predict_file
@@ -78,6 +79,7 @@ def _train(progress, run_training) -> int:
 @click.option("--run-dir", default=None, type=RUN_DIR,
               help="Write the run here instead of runs/<name>.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@max_memory_option
 @debug_option
 @threads_option
 def fit(config_path, overrides, run_dir, quiet):
@@ -105,6 +107,7 @@ def fit(config_path, overrides, run_dir, quiet):
 @click.option("--weights-only-ok", is_flag=True,
               help="Accept a weights-only checkpoint and start a fresh optimizer.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@max_memory_option
 @debug_option
 @threads_option
 def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet):
@@ -127,7 +130,9 @@ def _which(final, latest, best, checkpoint_path) -> str | None:
 
 def _load(run_dir, which, checkpoint_path):
     run = run_dir_argument(run_dir)
-    return nntrain.load(checkpoint_for(run, which, checkpoint_path))
+    if checkpoint_path:
+        return nntrain.load(checkpoint_for(run, which, checkpoint_path))
+    return nntrain.load(run.path, which=which)
 
 
 def which_options(f):
@@ -151,6 +156,7 @@ def which_options(f):
 @click.option("--confusion", is_flag=True,
               help="Also show the confusion matrix (true class by predicted class).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@max_memory_option
 @debug_option
 @threads_option
 def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as_json):
@@ -183,6 +189,7 @@ def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as
               help=".npy (probabilities) or .csv (probabilities and class); "
                    "default: CSV on stdout.")
 @which_options
+@max_memory_option
 @debug_option
 @threads_option
 def predict(run_dir, input_path, output_path, final, latest, best, checkpoint_path):

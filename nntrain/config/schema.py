@@ -63,10 +63,11 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
         validate.choice("dtype", data["dtype"], ["float32", "float64"])
     if "threads" in data:      # the BLAS pool's size (nntrain.threads); --threads overrides it
         validate.positive_int("threads", data["threads"])
-    if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()
-                           or "/" in data["name"]):
-        raise ConfigError(f"expected a run name without '/', received {data['name']!r}",
-                          key="name")
+    if "name" in data and not _plain_name(data["name"]):
+        raise ConfigError(f"expected a run name (a directory name, without '/'), received "
+                          f"{data['name']!r}", key="name")
+    if data.get("run_dir") is not None:
+        validate.file_path("run_dir", data["run_dir"], directory=True)
     fit = data.get("fit") or {}
     if "epochs" in fit:
         validate.positive_int("fit.epochs", fit["epochs"])
@@ -80,6 +81,12 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
     if fit.get("class_weight") is not None:
         from nntrain.data.weights import class_weight_map
         class_weight_map(fit["class_weight"], key="fit.class_weight")
+
+
+def _plain_name(name) -> bool:
+    """A name that is one directory under runs/ (room left for a "-2" suffix)."""
+    return (isinstance(name, str) and bool(name.strip()) and name not in (".", "..")
+            and not set(name) & {"/", "\0"} and len(name.encode("utf-8", "replace")) <= 240)
 
 
 def fit_settings(data: dict) -> dict:

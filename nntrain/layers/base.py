@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -30,6 +32,47 @@ from nntrain.registry import Registry
 
 LAYERS = Registry("layer type", expected="a one-key map such as {Dense: {units: 10}}",
                   section="layer")
+
+
+_SHAPES_ONLY = ContextVar("nntrain_shapes_only", default=False)
+
+
+@contextmanager
+def shapes_only():
+    """Build layers without allocating or initializing any weight: `add_weight` records a
+    `WeightShape` instead, and no initializer runs (nothing draws 10^9 random numbers). What
+    `summary` needs, and what the builder checks against the memory limit first."""
+    token = _SHAPES_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _SHAPES_ONLY.reset(token)
+
+
+class WeightShape:
+    """A weight of a shapes-only build: shape, dtype, size and bytes, no data (so anything
+    that tries to compute with it fails loudly)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"WeightShape({self.shape}, {self.dtype.name})"
 
 
 def register(cls: type["Layer"]) -> type["Layer"]:
@@ -91,9 +134,13 @@ class Layer:
 
     def add_weight(self, name: str, shape: tuple[int, ...], initializer, rng: np.random.Generator,
                    *, trainable: bool = True, regularizer=None) -> np.ndarray:
-        """Create, register and return a weight initialized in `self.dtype`."""
+        """Create, register and return a weight initialized in `self.dtype` (in a
+        `shapes_only` build: its `WeightShape`)."""
         init = initializers.get(initializer)
-        value = np.ascontiguousarray(init(tuple(shape), rng), dtype=self.dtype)
+        if _SHAPES_ONLY.get():
+            value = WeightShape(shape, self.dtype)
+        else:
+            value = np.ascontiguousarray(init(tuple(shape), rng), dtype=self.dtype)
         self.params[name] = value
         if not trainable or not self.trainable:
             self.non_trainable.add(name)

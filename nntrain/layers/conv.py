@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from nntrain import activations, validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain import from_config
+from nntrain import from_config, memory
 from nntrain.config import Config, fit_settings
 from nntrain.errors import CheckpointError, ConfigError
 from nntrain.training import checkpoint as ckpt
@@ -99,6 +99,9 @@ def make_trainer(config: Config, network, parts, dataset, *, callbacks=(), run=N
     dropout streams (or `streams`); callbacks checked against the logs this run will have."""
     loss, metrics, optimizer = parts
     settings = fit_settings(config.data)
+    with from_config.located(config):   # a batch is never more than the training samples
+        memory.check_training(network, optimizer, settings["batch_size"], samples=len(
+            dataset.train) if dataset is not None else None)
     shuffle_rng, dropout_rng = streams or from_config.random_streams(
         config.data.get("seed", 0))[1:]
     cbs, keys = config_callbacks(config, callbacks, checkpoints=checkpoints,

@@ -50,7 +50,8 @@ class Checkpoint:
 def save_checkpoint(path: str | Path, weights: dict[str, np.ndarray], meta: dict,
                     optimizer_arrays: dict[str, np.ndarray] | None = None,
                     state_arrays: dict[str, np.ndarray] | None = None) -> int:
-    """Write a checkpoint crash-safely; returns its size in bytes."""
+    """Write a checkpoint crash-safely (after checking the file system has room for it);
+    returns its size in bytes."""
     arrays = {f"weights/{k}": v for k, v in weights.items()}
     for k, v in (optimizer_arrays or {}).items():
         arrays[f"optimizer/{k}"] = v
@@ -60,7 +61,7 @@ def save_checkpoint(path: str | Path, weights: dict[str, np.ndarray], meta: dict
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     data = buf.getbuffer()
-    atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data), size=len(data))
     return len(data)
 
 

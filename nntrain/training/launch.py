@@ -6,16 +6,18 @@ at a checkpoint. (A new run starts in the Python API: `nntrain.Model.prepare_fit
 from __future__ import annotations
 
 import copy
+import errno
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import yaml
 
 from nntrain import from_config
-from nntrain.errors import CheckpointError
+from nntrain.errors import CheckpointError, WriteError
 from nntrain.training import checkpoint as ckpt
 from nntrain.training.assembly import TrainingRun, assemble
 from nntrain.training.atomic_files import atomic_write_text, clean_stale_temporaries
-from nntrain.training.restore import checkpoint_normalizer
+from nntrain.training.restore import checkpoint_normalizer, load_or_point_elsewhere
 from nntrain.training.run_dir import RunDir, RunLock, write_status
 from nntrain.training.trainer import Interrupted, StoppedAtOnce
 
@@ -45,8 +47,7 @@ def start_resume(run: RunDir | Path, checkpoint_path: Path | None, *, epochs: in
     config = from_config.open_config(run.config, needs=("model", "compile.loss", "data"))
     prepared = assemble(config, run, listeners=listeners)
     clean_stale_temporaries(run.path)
-    path = checkpoint_path or ckpt.resolve_checkpoint(run.checkpoints, "latest")
-    cp = ckpt.load_checkpoint(path)
+    path, cp = load_or_point_elsewhere(run, checkpoint_path, "latest", resume=True)
     trainer = prepared.trainer
     if cp.meta.get("model_hash") != trainer.model_hash:
         raise CheckpointError("the config's model section changed since this checkpoint was "
@@ -69,27 +70,83 @@ def start_resume(run: RunDir | Path, checkpoint_path: Path | None, *, epochs: in
 
 
 def train(prepared: TrainingRun) -> Path | None:
-    """Train as the run's only writer; returns the final model's path (None when the run had
-    nothing left to do). status.json says running while it trains, then finished, interrupted
-    (a signal's checkpoint was written: `Interrupted` propagates) or failed."""
+    """Train as the run's only writer; returns the final model's path. status.json says
+    running while it trains, then finished, interrupted (a signal's checkpoint was written:
+    `Interrupted` propagates) or failed. A file the run cannot write (`WriteError`: disk
+    full, ...) ends it here, with the checkpoint it is intact up to and how to continue."""
     trainer = prepared.trainer
     run = trainer.run
-    with RunLock(run):
-        write_status(run, "running")
-        try:
-            with from_config.located(prepared.config):
-                trainer.fit(prepared.epochs)
-        except Interrupted:
-            write_status(run, "interrupted")
-            raise
-        except BaseException as e:
-            interrupted = isinstance(e, (KeyboardInterrupt, StoppedAtOnce))
-            write_status(run, "interrupted" if interrupted else "failed",
-                         None if interrupted else str(e) or type(e).__name__)
-            raise
-        final = save_final(trainer)
-        write_status(run, "finished")
+    try:
+        with RunLock(run):
+            try:
+                write_status(run, "running")
+                with from_config.located(prepared.config):
+                    trainer.fit(prepared.epochs)
+                final = save_final(trainer)
+                write_status(run, "finished")
+            except Interrupted:
+                _record(run, "interrupted")
+                raise
+            except BaseException as e:
+                if isinstance(e, WriteError):
+                    e.advice = e.advice or continue_advice(run, e.errno)
+                interrupted = isinstance(e, (KeyboardInterrupt, StoppedAtOnce))
+                _record(run, "interrupted" if interrupted else "failed",
+                        None if interrupted else str(e) or type(e).__name__)
+                raise
+    except WriteError as e:   # the lock file itself
+        e.advice = e.advice or continue_advice(run, e.errno)
+        raise
     return final
+
+
+def _record(run: RunDir, status: str, message: str | None = None) -> None:
+    """Write the status a run ended with, if the file system lets us: on a full disk this
+    write fails too, and must not hide the error that ended the run."""
+    try:
+        write_status(run, status, message)
+    except WriteError:
+        pass
+
+
+FIXES = {errno.ENOSPC: "free space", errno.EDQUOT: "free space (or raise the quota)",
+         errno.EROFS: "make the file system writable", errno.EACCES: "fix the permissions",
+         errno.EPERM: "fix the permissions", errno.EIO: "check the disk"}
+
+
+def fix_for(err_no: int | None) -> str:
+    """What the user must do about a failed write, in a few words."""
+    return FIXES.get(err_no, "fix that")
+
+
+def continue_advice(run: RunDir, err_no: int | None) -> str:
+    """How a run that could not write a file continues: from the newest checkpoint the index
+    names (every file it names is whole: checkpoints and the index are written atomically)."""
+    try:
+        latest = ckpt.resolve_checkpoint(run.checkpoints, "latest")
+    except CheckpointError:
+        return (f"no checkpoint of the run was written yet — {fix_for(err_no)} and train it "
+                f"again: nntrain fit {run.config}")
+    name = ckpt.relative_name(latest, run.checkpoints)
+    return (f"the run is intact up to {name} — {fix_for(err_no)} and run: "
+            f"nntrain resume {run} --latest")
+
+
+@contextmanager
+def creating(run: RunDir):
+    """Writing a new run's first files (config.yaml, data.npz): if the file system refuses,
+    remove the directory `new_run_dir` just made for it, so no half-made run is left."""
+    try:
+        yield
+    except WriteError as e:
+        for name in (RunDir.CONFIG, RunDir.DATA, RunDir.CHECKPOINTS):
+            p = run.file(name)
+            with suppress(OSError):
+                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
+        with suppress(OSError):
+            run.path.rmdir()
+        e.advice = e.advice or f"nothing was trained — {fix_for(e.errno)} and run it again"
+        raise
 
 
 def save_final(trainer) -> Path:

@@ -7,6 +7,7 @@ temporary name and renamed, so they never see a half-written file.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,54 @@ def _planned_epochs(run: RunDir) -> int:
         return 1
 
 
+def load_or_point_elsewhere(run: RunDir, path: Path | None, which: str | None = None, *,
+                            resume: bool) -> tuple[Path, ckpt.Checkpoint]:
+    """Read the checkpoint a command asked for (`checkpoint_for`); when it or the index
+    cannot be read, the error names the newest intact checkpoint of the run and the command
+    that uses it."""
+    try:
+        path = checkpoint_for(run, which, path)
+        return path, ckpt.load_checkpoint(path)
+    except CheckpointError as e:
+        index_broken = e.file == str(run.index)
+        if not index_broken and (path is None or not Path(path).is_file()):
+            raise
+        other = newest_intact(run, besides=None if index_broken else path, resume=resume)
+        if other is not None:
+            relative = ckpt.relative_name(other, run.path)
+            use = (f"nntrain resume {run} --checkpoint {relative}" if resume
+                   else f"give --checkpoint {relative}")
+            if index_broken and resume:   # a new index is started when the old one is gone
+                use = f"move {ckpt.relative_name(run.index, run.path)} aside and run: {use}"
+            name = ckpt.relative_name(other, run.checkpoints)
+            e.message += f"; the newest intact one is {name}: {use}"
+        raise
+
+
+def newest_intact(run: RunDir, besides: Path | None, *, resume: bool) -> Path | None:
+    """The newest checkpoint of `run` that reads completely (every array, CRC-checked), other
+    than `besides`: in the index's order or, when the index itself is unreadable, by training
+    step. For `resume`, never the final model (it holds no training state)."""
+    try:
+        entries = [e for e in reversed(ckpt.read_index(run.checkpoints)["checkpoints"])
+                   if not (resume and e.get("final"))]
+        candidates = [run.checkpoints / e["file"] for e in entries]
+    except (CheckpointError, KeyError, TypeError):
+        candidates = sorted((p for p in run.checkpoints.rglob("*.npz")
+                             if not (resume and p == run.final)),
+                            key=lambda p: _step(run, p), reverse=True)
+    skip = Path(besides).resolve() if besides is not None else None
+    for candidate in candidates:
+        if not candidate.is_file() or candidate.resolve() == skip:
+            continue
+        try:
+            ckpt.load_checkpoint(candidate)
+        except CheckpointError:
+            continue
+        return candidate
+    return None
+
+
 def default_which(run: RunDir) -> str:
     """`final` when the run finished (and wrote one), else `latest`."""
     index = ckpt.read_index(run.checkpoints)
@@ -81,6 +130,17 @@ def checkpoint_for(run: RunDir, which: str | None = None, path: str | Path | Non
     return ckpt.resolve_checkpoint(run.checkpoints, which or default_which(run))
 
 
+def _step(run: RunDir, path: Path) -> tuple:
+    """Where in training a checkpoint file was written, read from its meta alone (the index's
+    order: global step, then epoch; the final model after the checkpoint of its step)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+        return (meta.get("global_step", 0), meta.get("epoch", 0), path == run.final)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return (-1, -1, False)
+
+
 def checkpoint_normalizer(cp: ckpt.Checkpoint):
     """The normalization statistics training used (never recomputed from the data file)."""
     from nntrain.data import Normalizer
@@ -96,7 +156,10 @@ def describe_checkpoint(run: RunDir, path: Path, cp: ckpt.Checkpoint) -> str:
     epoch = cp.meta.get("epoch")
     if cp.meta.get("batch"):
         return f"checkpoint of epoch {epoch + 1}, batch {cp.meta['batch']}"
-    index = ckpt.read_index(run.checkpoints)
+    try:
+        index = ckpt.read_index(run.checkpoints)
+    except CheckpointError:   # a torn index: the file is still what it is
+        index = {}
     if index.get("final") and ckpt.relative_name(path, run.checkpoints) == index["final"]:
         if cp.meta.get("imported_from"):
             return f"final model: weights imported from {cp.meta['imported_from']}"

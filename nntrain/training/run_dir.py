@@ -8,6 +8,7 @@ file that tells finished, interrupted, failed and running runs apart.
       checkpoints/final.npz    the weights fit ended with (e.g. restored by EarlyStopping)
       checkpoints/checkpoint   the index: latest, best, final, every checkpoint (JSON)
       history.csv              one row per epoch
+      data.npz                 the arrays a run made by the Python API trains on
       status.json              running | finished | interrupted | failed, pid, times, message
       .lock                    held (flock) by the one process training the run
 """
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nntrain.errors import CheckpointError
+from nntrain.errors import CheckpointError, WriteError
 from nntrain.training.atomic_files import atomic_write_text, process_alive
 
 RUNS_ROOT = "runs"
@@ -40,10 +41,14 @@ class RunDir:
     CONFIG = "config.yaml"
     CHECKPOINTS = "checkpoints"
     HISTORY = "history.csv"
+    DATA = "data.npz"
     STATUS = "status.json"
     LOCK = ".lock"
     FINAL = "checkpoints/final.npz"
     CHECKPOINT_TEMPLATE = "checkpoints/cp-{epoch:04d}.npz"
+
+    # what a callback must not write over (its file paths are relative to the run)
+    OWN = (CONFIG, CHECKPOINTS, STATUS, LOCK, DATA, FINAL, f"{CHECKPOINTS}/checkpoint")
 
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
@@ -101,18 +106,37 @@ def base_directory(config_data: dict, run_dir: str | None, config_name: str) -> 
 
 
 def new_run_dir(base: Path) -> RunDir:
-    """`base` if free, else `base-2`, `base-3`, ...; created here (race-free)."""
-    candidate, n = Path(base), 1
-    while True:
-        if not RunDir(candidate).is_run():
-            try:
-                candidate.mkdir(parents=True, exist_ok=candidate.is_dir() and
-                                not any(candidate.iterdir()))
-                return RunDir(candidate)
-            except FileExistsError:
-                pass
+    """`base` if free (absent or an empty directory), else `base-2`, `base-3`, ...; created
+    and claimed here, race-free: processes asking for the same name at once (a sweep's
+    workers, two `fit`s) get different directories, and none writes into an existing run."""
+    base = Path(base)
+    if base.name in ("", ".", ".."):
+        base = base.resolve()
+        if not base.name:
+            raise CheckpointError("expected a directory to create the run in", file=str(base))
+    candidate, n = base, 1
+    while not _claim(candidate):
         n += 1
-        candidate = Path(base).with_name(f"{Path(base).name}-{n}")
+        candidate = base.with_name(f"{base.name}-{n}")
+    return RunDir(candidate)
+
+
+def _claim(path: Path) -> bool:
+    """Make `path` a new run's directory if nothing is in it yet. Creating its checkpoints/
+    sub-directory is the claim: of several processes only one mkdir succeeds."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if any(path.iterdir()):
+            return False
+        (path / RunDir.CHECKPOINTS).mkdir()
+        return True
+    except (FileExistsError, NotADirectoryError):
+        return False
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise CheckpointError("the name is too long for the file system",
+                                  file=str(path)) from None
+        raise WriteError(path, e.errno) from e
 
 
 def latest_run(root: str | Path = RUNS_ROOT) -> RunDir:
@@ -149,7 +173,10 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        fd = os.open(self.run.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.run.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise WriteError(self.run.lock_file, e.errno) from e
         for attempt in range(self.ATTEMPTS):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -167,14 +194,21 @@ class RunLock:
                                           f"it first") from None
                 time.sleep(self.PAUSE)
         info = json.dumps({"pid": os.getpid(), "started": _now()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info, 0)
+        except OSError as e:
+            os.close(fd)
+            raise WriteError(self.run.lock_file, e.errno) from e
         self._fd = fd
         return self
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:   # the holder's pid stays in the file; the lock goes all the same
+                pass
             os.close(self._fd)   # closing drops the flock
             self._fd = None
 

@@ -19,8 +19,7 @@ class CSVLogger(Callback):
     writes_files = True
 
     def __init__(self, filename=RunDir.HISTORY, separator=",", append=False):
-        if not isinstance(filename, str) or not filename:
-            raise ConfigError(f"expected a file name, received {filename!r}", key="filename")
+        validate.file_path("filename", filename, reserved=RunDir.OWN)
         if not isinstance(separator, str) or len(separator) != 1:
             raise ConfigError(f"expected one character, received {separator!r}",
                               key="separator")

@@ -31,6 +31,7 @@ class ModelCheckpoint(Monitor):
                               key="filepath")
         self.filepath = filepath
         self.fields = _template_fields(filepath)
+        validate.file_path("filepath", _sample(filepath, self.fields), reserved=RunDir.OWN)
         self.verbose = validate.non_negative_int("verbose", verbose)
         self.save_best_only = validate.boolean("save_best_only", save_best_only)
         self.save_weights_only = validate.boolean("save_weights_only", save_weights_only)
@@ -131,7 +132,12 @@ def _template_fields(filepath: str) -> list[str]:
         raise ConfigError(f"expected named fields such as {{epoch:04d}} or {{val_loss:.3f}} in "
                           f"{filepath!r}", key="filepath")
     try:
-        filepath.format(**{n: 1 if n in ("epoch", "batch") else 0.5 for n in names})
+        _sample(filepath, names)
     except ValueError as e:
         raise ConfigError(f"cannot fill in {filepath!r}: {e}", key="filepath") from None
     return list(dict.fromkeys(names))
+
+
+def _sample(filepath: str, names) -> str:
+    """The template filled in with sample values (epoch 1, batch 1, 0.5 for the rest)."""
+    return filepath.format(**{n: 1 if n in ("epoch", "batch") else 0.5 for n in names})
