@@ -39,6 +39,22 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return y
 
 
+_ZEROS: dict = {}
+
+
+def _zeros(x: np.ndarray) -> np.ndarray:
+    """A zero row (last axis of x, x's dtype): ``np.maximum(x, row)`` runs NumPy's vector loop,
+    about twice as fast as ``np.maximum(x, 0)`` with a scalar (NumPy 2.4)."""
+    if np.ndim(x) == 0:
+        return 0
+    key = (x.shape[-1], x.dtype)
+    row = _ZEROS.get(key)
+    if row is None:
+        row = _ZEROS[key] = np.zeros(key[0], dtype=x.dtype)
+        row.flags.writeable = False
+    return row
+
+
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -83,8 +99,9 @@ def _swish_backward(x, y, dy):
 
 _ACTIVATIONS = [
     Activation("linear", lambda x: x, lambda x, y, dy: dy, "The identity (no activation)."),
-    Activation("relu", lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (x > 0), "max(x, 0)."),
-    Activation("leaky_relu", lambda x: np.where(x > 0, x, 0.2 * x),
+    Activation("relu", lambda x: np.maximum(x, _zeros(x)), lambda x, y, dy: dy * (x > 0),
+               "max(x, 0)."),
+    Activation("leaky_relu", lambda x: np.maximum(x, 0.2 * x),
                lambda x, y, dy: dy * np.where(x > 0, 1.0, 0.2).astype(x.dtype, copy=False),
                "x for x > 0, else 0.2 x."),
     Activation("elu", _elu, _elu_backward, "x for x > 0, else exp(x) - 1."),

@@ -268,7 +268,8 @@ class Model:
         dict."""
         part = self._evaluation_split(x, y, split, sample_weight)
         return evaluate_split(self.network, self.loss, self.metrics, part,
-                              self._normalizer_for(part), batch_size or 256)
+                              self._normalizer_for(part),
+                              batch_size or self.network.inference_batch_size())
 
     def confusion_matrix(self, x=None, y=None, *, batch_size: int | None = None,
                          split: str = "test") -> np.ndarray:
@@ -277,7 +278,7 @@ class Model:
         from nntrain.confusion_matrix import confusion_matrix
         part = self._evaluation_split(x, y, split, None)
         return confusion_matrix(self.network, self.loss, part, self._normalizer_for(part),
-                                batch_size or 256)
+                                batch_size or self.network.inference_batch_size())
 
     def _evaluation_split(self, x, y, split, sample_weight) -> Split:
         self._need_compiled()

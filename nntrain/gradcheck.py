@@ -64,6 +64,7 @@ def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: 
 
     def run():
         layer.rng = np.random.default_rng(seed + 2)
+        layer.backprop = True               # backward follows, in either mode
         return layer.forward(inputs if multi else inputs[0], training=training)
 
     y = run()
@@ -155,7 +156,7 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
 
     reseed()
     f0, _, input_grads = forward_backward(model, loss, xs, y, training=True,
-                                          sample_weight=sample_weight)
+                                          sample_weight=sample_weight, wrt_inputs=True)
     grads = model.gradients()
 
     rows = []

@@ -11,6 +11,7 @@ checkpoints, gradcheck).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,9 +114,13 @@ class Network:
 
     # -- computing --------------------------------------------------------------------------
     def forward(self, inputs: list[np.ndarray], training: bool = False,
-                record: dict | None = None) -> np.ndarray:
+                record: dict | None = None, backprop: bool | None = None) -> np.ndarray:
         """The output layer's output. With `record` (a dict), also put every layer's output in
-        it by layer name (what diagnostics look at; the arrays are the ones passed on)."""
+        it by layer name (what diagnostics look at; the arrays are the ones passed on).
+        `backprop`: whether a backward pass follows (then layers keep what it needs even in
+        inference mode); None: only in training."""
+        for n in self.nodes:
+            n.layer.backprop = backprop
         values = dict(zip(self.input_names, inputs))
         self._activity_loss = 0.0
         self._activity_outputs = {}
@@ -140,18 +145,22 @@ class Network:
         return layer.activation_last and loss.fuses_with(layer.activation.name)
 
     def backward(self, dy: np.ndarray, *, preactivation: bool = False,
-                 record: dict | None = None) -> list[np.ndarray | None]:
+                 record: dict | None = None, wrt_inputs: bool = True
+                 ) -> list[np.ndarray | None]:
         """Backpropagate dL/d(output). With `preactivation`, `dy` is the gradient with respect
         to the output layer's pre-activation (a loss fused with its activation; see
         `fuses_with`). With `record` (a dict), also put the gradient reaching each layer's
         input (what its `backward` returned: an array, a list for merges) in it by layer
-        name."""
+        name. Without `wrt_inputs`, layers fed only by the model's inputs skip their input
+        gradient (training needs none; the returned list holds None for them)."""
         grads: dict[str, np.ndarray] = {self.output: dy}
         for n in reversed(self.nodes):
             layer = n.layer
             g = grads.pop(layer.name, None)
             if g is None:
                 continue
+            layer.needs_input_grad = wrt_inputs or any(src not in self.input_shapes
+                                                       for src in n.inputs)
             if layer.name in self._activity_outputs:
                 g = g + layer.activity_regularizer.gradient(self._activity_outputs[layer.name])
             if preactivation and layer.name == self.output:
@@ -167,8 +176,18 @@ class Network:
                 grads[src] = grads[src] + d if src in grads else d
         return [grads.get(name) for name in self.input_names]
 
-    def predict(self, inputs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
-        n = len(inputs[0])
+    def inference_batch_size(self, budget: int = 32 << 20) -> int:
+        """The largest batch (32 to 1024) whose inference pass holds about `budget` bytes of
+        arrays at once (see `Layer.working_set`): big batches amortize the per-call overhead
+        of NumPy, batches that outgrow the caches get slower again."""
+        per_sample = sum(math.prod(s) for s in self.input_shapes.values()) + sum(
+            n.layer.working_set(n.input_shape) for n in self.nodes)
+        batch = budget // max(per_sample * np.dtype(self.dtype).itemsize, 1)
+        return int(min(max(batch // 32 * 32, 32), 1024))
+
+    def predict(self, inputs: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Outputs for every sample, in batches (default: `inference_batch_size`)."""
+        n, batch_size = len(inputs[0]), batch_size or self.inference_batch_size()
         outs = [self.forward([x[i:i + batch_size] for x in inputs], training=False)
                 for i in range(0, n, batch_size)]
         return np.concatenate(outs, axis=0)

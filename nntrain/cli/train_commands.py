@@ -13,6 +13,7 @@ from nntrain import from_config
 from nntrain.cli import render
 from nntrain.cli.app import (CONFIG, FILE, RUN_DIR, cli, debug_option, max_memory_option,
                              stdout_json)
+from nntrain.cli.options import record_threads, threads_option, use_config_threads
 from nntrain.cli.progress import make_progress
 from nntrain.predict import predict_file
 from nntrain.training import checkpoint as ckpt
@@ -80,10 +81,13 @@ def _train(progress, run_training) -> int:
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @max_memory_option
 @debug_option
+@threads_option
 def fit(config_path, overrides, run_dir, quiet):
     """Train the model a config describes; writes runs/<name>/."""
     config = from_config.open_config(config_path, overrides,
                                      needs=("model", "compile.loss", "data"))
+    record_threads(config)
+    use_config_threads(config)
     model = nntrain.Model.from_config(config)
     target = base_directory(config.data, run_dir, Path(config_path).stem)
     progress = make_progress(quiet)
@@ -105,11 +109,13 @@ def fit(config_path, overrides, run_dir, quiet):
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @max_memory_option
 @debug_option
+@threads_option
 def resume(run_dir, latest, checkpoint_path, epochs, weights_only_ok, quiet):
     """Continue a run exactly where it stopped."""
     if latest == bool(checkpoint_path):
         raise click.UsageError("give exactly one of --latest or --checkpoint PATH")
     run = run_dir_argument(run_dir)
+    use_config_threads(from_config.open_config(run.config))
     progress = make_progress(quiet)
     return _train(progress, lambda listeners: nntrain.resume(
         run.path, checkpoint=checkpoint_path, epochs=epochs, weights_only_ok=weights_only_ok,
@@ -152,12 +158,14 @@ def which_options(f):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @max_memory_option
 @debug_option
+@threads_option
 def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as_json):
     """Score a saved model on the test (or val/train) split."""
     model = _load(run_dir, _which(final, latest, best, checkpoint_path), checkpoint_path)
+    use_config_threads(model.config)
     part = model.data_split(split)
-    matrix = model.confusion_matrix(part, batch_size=256) if confusion else None
-    results, samples = model.evaluate(part, batch_size=256), len(part)
+    matrix = model.confusion_matrix(part) if confusion else None
+    results, samples = model.evaluate(part), len(part)
     if as_json:
         extra = {"confusion_matrix": matrix.tolist()} if confusion else {}
         stdout_json({**results, "checkpoint": str(model.checkpoint), "split": split,
@@ -183,9 +191,11 @@ def evaluate(run_dir, final, latest, best, checkpoint_path, split, confusion, as
 @which_options
 @max_memory_option
 @debug_option
+@threads_option
 def predict(run_dir, input_path, output_path, final, latest, best, checkpoint_path):
     """Predict with a saved model; class probabilities and the predicted class."""
     model = _load(run_dir, _which(final, latest, best, checkpoint_path), checkpoint_path)
+    use_config_threads(model.config)
     click.echo(predict_file(model, input_path, output_path), err=True)
     return 0
 

@@ -195,6 +195,8 @@ def section_values() -> dict[str, dict]:
         "name": {"type": "string", "pattern": "^[^/]+$", "description": "runs/<name>"},
         "seed": {"type": "integer", "minimum": 0},
         "dtype": {"enum": ["float32", "float64"]},
+        "threads": {"type": "integer", "minimum": 1,
+                    "description": "threads for matrix products (default: all cores)"},
         "run_dir": STRING,
         **{f"data.{k}": v for k, v in DATA_VALUES.items()},
         "model.input_shape": SHAPE,

@@ -10,7 +10,8 @@ from nntrain import validate
 from nntrain.errors import ConfigError, unknown
 
 SECTION_KEYS = {
-    "": {"name", "seed", "dtype", "run_dir", "data", "model", "compile", "fit", "sweep"},
+    "": {"name", "seed", "dtype", "threads", "run_dir", "data", "model", "compile", "fit",
+         "sweep"},
     "model": {"input_shape", "inputs", "outputs", "layers", "weights"},
     "compile": {"optimizer", "loss", "metrics", "weighted_metrics"},
     "fit": {"epochs", "batch_size", "shuffle", "callbacks", "class_weight"},
@@ -60,6 +61,8 @@ def validate_config(data: dict, *, needs: tuple[str, ...] = ("model",)) -> None:
         validate.non_negative_int("seed", data["seed"])
     if "dtype" in data:
         validate.choice("dtype", data["dtype"], ["float32", "float64"])
+    if "threads" in data:      # the BLAS pool's size (nntrain.threads); --threads overrides it
+        validate.positive_int("threads", data["threads"])
     if "name" in data and not _plain_name(data["name"]):
         raise ConfigError(f"expected a run name (a directory name, without '/'), received "
                           f"{data['name']!r}", key="name")

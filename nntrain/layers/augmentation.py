@@ -21,7 +21,7 @@ import numpy as np
 from nntrain import validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import Layer, check_rank, register
-from nntrain.layers.conv import check_data_format
+from nntrain.layers.windows import check_data_format
 from nntrain.layers.sampling import (FILL_MODES, INTERPOLATIONS, AffineSample, resize,
                                      resize_backward, resize_matrix)
 

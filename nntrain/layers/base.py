@@ -6,6 +6,12 @@ dL/d(param) into ``self.grads`` (plain assignment: a layer runs once per step) a
 dL/d(input). Shapes are Keras's: weights live in ``self.params`` under Keras's names and layouts,
 in Keras's order, so a checkpoint's ``weights/<layer>/<param>`` is exactly ``layer.weights``.
 
+Inference does no work only backward needs and may keep nothing for it: a layer keeps what
+backward needs when ``self.keeps_cache(training)``, that is in training, or when the network set
+``backprop = True`` (a backward follows an inference-mode pass: gradient checks, LayerStats).
+When the network needs no gradient of a layer's input (a first layer, fed by the data), it sets
+``needs_input_grad = False`` and ``backward`` may return None instead of computing dx.
+
 Layers with several inputs (merges) set ``multi_input = True``; they take and return lists.
 ``fewest_inputs`` is the least a multi-input layer takes (merges: 2; MultiHeadAttention: 1, a
 list of one for self-attention).
@@ -96,6 +102,12 @@ class Layer:
     # True for layers whose input is integer ids (Embedding): gradcheck feeds them integers
     # and the data's normalization must leave them alone.
     integer_input = False
+    # Set by the model before backward: False when nothing needs dL/d(input) (a layer fed only
+    # by the model's inputs, in training); backward may then skip it and return None.
+    needs_input_grad = True
+    # Set by the model before forward: whether a backward pass follows (True), or not (False);
+    # None: only a training pass keeps what backward needs. See `keeps_cache`.
+    backprop: bool | None = None
 
     def __init__(self, name: str | None = None, trainable: bool = True,
                  activity_regularizer=None):
@@ -163,13 +175,25 @@ class Layer:
         """dL/d(input) from dL/d(output); a layer with `activation_last` goes through its
         activation's derivative and then `backward_preactivation`."""
         if self.activation_last:
-            return self.backward_preactivation(self.activation.backward(self._z, self._y, dy))
+            z = self.cached(self._z)
+            return self.backward_preactivation(self.activation.backward(z, self._y, dy))
         raise NotImplementedError
 
     def backward_preactivation(self, dz):
         """For `activation_last` layers: backward from dL/d(pre-activation) (a loss fused with
         the activation hands this over directly)."""
         raise NotImplementedError
+
+    def keeps_cache(self, training: bool) -> bool:
+        """Whether this forward pass keeps what backward needs."""
+        return training if self.backprop is None else self.backprop
+
+    def cached(self, value):
+        """What forward kept for backward, or a clear error when forward ran for inference."""
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__} {self.name!r}: backward needs a forward "
+                               "pass that keeps its cache (training=True, or backprop=True)")
+        return value
 
     # -- describing -------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -178,6 +202,11 @@ class Layer:
     def flops(self, input_shape) -> int:
         """Forward floating-point operations per sample (a multiply-add counts as 2)."""
         return 0
+
+    def working_set(self, input_shape) -> int:
+        """Array elements per sample that an inference pass holds at once: the output, plus
+        work arrays (im2col, recurrent projections). Sizes the default inference batch."""
+        return math.prod(self.compute_output_shape(input_shape))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -200,3 +229,9 @@ def check_initializer(spec, key: str):
 def check_regularizer(spec, key: str):
     """Validate a regularizer argument at construction time; returns the Regularizer or None."""
     return regularizers.get(spec, key=key)
+
+
+def column_sums(a: np.ndarray) -> np.ndarray:
+    """Sum of the rows of a 2-D array, (rows, k) → (k,), as one matrix-vector product: BLAS
+    does it several times faster than ``a.sum(axis=0)`` (a bias gradient)."""
+    return np.ones(a.shape[0], dtype=a.dtype) @ a

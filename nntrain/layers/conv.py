@@ -2,110 +2,21 @@
 
 Forward builds the im2col matrix (one row per output position, one column per kernel tap and
 input channel) from a strided view of the padded input and multiplies it by the kernel reshaped
-to (taps * in_channels, filters). The window helpers (`plan_axis`, `pad_spatial`, `windows`,
-`col2im`, `tap_slice`, `crop_spatial`) are shared with pooling.
+to (taps * in_channels, filters); backward gets the kernel gradient as one matrix product with
+that matrix and the input gradient as one product followed by col2im. Window geometry lives in
+`nntrain.layers.windows` (shared with pooling).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-from numpy.lib.stride_tricks import as_strided
-
 from nntrain import activations, validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,
-                                 register)
-
-
-# -- window geometry shared with pooling --------------------------------------------------------
-def plan_axis(size: int, kernel: int, stride: int, dilation: int, padding: str):
-    """Output length and (left, right) padding of one spatial axis, as Keras/TensorFlow do it.
-
-    'same' gives ceil(size / stride) outputs with the extra pad on the right; 'causal' pads
-    (kernel - 1) * dilation on the left only. The length may be < 1 for 'valid' (caller checks).
-    """
-    span = (kernel - 1) * dilation + 1
-    if padding == "valid":
-        return (size - span) // stride + 1, (0, 0)
-    if padding == "causal":
-        return (size - 1) // stride + 1, (span - 1, 0)
-    out = -(-size // stride)
-    total = max((out - 1) * stride + span - size, 0)
-    return out, (total // 2, total - total // 2)
-
-
-def pad_spatial(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
-    """x : (N, *S, C) → (N, *(S + pads), C), filled with `value`; x itself when no padding."""
-    if not any(left or right for left, right in pads):
-        return x
-    shape = (x.shape[0], *(s + l + r for s, (l, r) in zip(x.shape[1:-1], pads)), x.shape[-1])
-    out = np.full(shape, value, dtype=x.dtype)
-    out[_inner(x.shape, pads)] = x
-    return out
-
-
-def crop_spatial(xp: np.ndarray, shape, pads) -> np.ndarray:
-    """Inverse of `pad_spatial`: the (N, *S, C) part of a padded array."""
-    if not any(left or right for left, right in pads):
-        return xp
-    return xp[_inner(shape, pads)]
-
-
-def _inner(shape, pads):
-    return (slice(None), *(slice(l, l + s) for s, (l, _) in zip(shape[1:-1], pads)), slice(None))
-
-
-def windows(xp: np.ndarray, out, kernel, strides, dilation) -> np.ndarray:
-    """Read-only view (N, *out, *kernel, C) of every window of the padded input xp (N, *P, C)."""
-    st = xp.strides
-    shape = (xp.shape[0], *out, *kernel, xp.shape[-1])
-    steps = (st[0], *(a * s for a, s in zip(st[1:-1], strides)),
-             *(a * d for a, d in zip(st[1:-1], dilation)), st[-1])
-    return as_strided(xp, shape, steps, writeable=False)
-
-
-def col2im(dwin: np.ndarray, padded_shape, strides, dilation) -> np.ndarray:
-    """Adjoint of `windows`: sum window gradients (N, *out, *kernel, C) into (N, *P, C).
-
-    Non-overlapping windows (stride == kernel, no dilation) are a reshape; otherwise one strided
-    add per kernel tap (a loop over taps, never over samples).
-    """
-    r = len(strides)
-    out, kernel = dwin.shape[1:1 + r], dwin.shape[1 + r:1 + 2 * r]
-    dx = np.zeros(padded_shape, dtype=dwin.dtype)
-    if tuple(strides) == tuple(kernel) and all(d == 1 for d in dilation):
-        # (N, o1, o2, k1, k2, C) → (N, o1, k1, o2, k2, C) → (N, o1*k1, o2*k2, C)
-        order = (0, *(a for i in range(r) for a in (1 + i, 1 + r + i)), 1 + 2 * r)
-        tiles = dwin.transpose(order).reshape(dwin.shape[0], *(o * k for o, k in zip(out, kernel)),
-                                              dwin.shape[-1])
-        dx[(slice(None), *(slice(0, o * k) for o, k in zip(out, kernel)))] = tiles
-        return dx
-    for tap in np.ndindex(*kernel):
-        dx[tap_slice(tap, out, strides, dilation)] += dwin[(slice(None),) * (1 + r) + tap]
-    return dx
-
-
-def tap_slice(tap, out, strides, dilation) -> tuple:
-    """Index of the padded input (N, *P, C) read by kernel tap `tap` across all output positions:
-    ``xp[tap_slice(...)]`` is ``windows(xp, ...)[:, ..., *tap, :]``, shaped (N, *out, C)."""
-    return (slice(None), *(slice(t * d, t * d + s * (o - 1) + 1, s)
-                           for t, d, s, o in zip(tap, dilation, strides, out)))
-
-
-def check_data_format(data_format):
-    """Only channels_last exists here; say so instead of silently transposing."""
-    if data_format not in (None, "channels_last"):
-        raise ConfigError(f"only channels_last is supported, received {data_format!r}",
-                          key="data_format")
-    return "channels_last"
-
-
-def padding_arg(padding, choices) -> str:
-    """Keras lower-cases the padding name before checking it."""
-    return validate.choice("padding", padding.lower() if isinstance(padding, str) else padding,
-                           choices)
+                                 column_sums, register)
+from nntrain.layers.windows import (check_data_format, col2im, crop_spatial, pad_spatial,
+                                    padding_arg, plan, windows)
 
 
 # -- the layers -----------------------------------------------------------------------------
@@ -148,17 +59,9 @@ class _Conv(Layer):
         self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
 
     def _plan(self, spatial):
-        """Output lengths and (left, right) pads per spatial axis; error if an axis is too short."""
-        plans = [plan_axis(n, k, s, d, self.padding) for n, k, s, d in
-                 zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
-        out = tuple(o for o, _ in plans)
-        if min(out) < 1:
-            raise ConfigError(
-                f"{type(self).__name__}: input of spatial shape {list(spatial)} is too short for "
-                f"kernel_size={list(self.kernel_size)} with dilation_rate="
-                f"{list(self.dilation_rate)} and padding='valid' (output size {list(out)})",
-                key="kernel_size")
-        return out, tuple(p for _, p in plans)
+        """Output lengths and (left, right) pads per spatial axis; error if one is too short."""
+        return plan(type(self).__name__, spatial, self.kernel_size, self.strides,
+                    self.dilation_rate, self.padding, "kernel_size")
 
     def compute_output_shape(self, input_shape):
         what = "(steps, channels)" if self.rank == 1 else "(height, width, channels)"
@@ -176,29 +79,33 @@ class _Conv(Layer):
         super().build(input_shape, rng)
 
     def forward(self, x, training=False):
-        """x : (N, *spatial, in) → (N, *out, filters)."""
+        """x : (N, *spatial, in) → (N, *out, filters). Training keeps the im2col matrix for the
+        kernel gradient; inference keeps nothing (unless a backward follows: `keeps_cache`)."""
         out, pads = self._plan(x.shape[1:-1])
         xp = pad_spatial(x, pads)
-        rows = x.shape[0] * math.prod(out)
         cols = windows(xp, out, self.kernel_size, self.strides, self.dilation_rate)
-        cols = cols.reshape(rows, -1)
-        kernel = self.params["kernel"].reshape(cols.shape[1], self.filters)
-        z = (cols @ kernel).reshape(x.shape[0], *out, self.filters)
+        cols = cols.reshape(x.shape[0] * math.prod(out), -1)   # the one im2col copy
+        z = cols @ self.params["kernel"].reshape(cols.shape[1], self.filters)
         if self.use_bias:
             z += self.params["bias"]
-        self._cache = (cols, x.shape, xp.shape, pads, out)
-        self._z = z
-        self._y = self.activation.forward(z)
-        return self._y
+        z = z.reshape(x.shape[0], *out, self.filters)
+        y = self.activation.forward(z)
+        keep = self.keeps_cache(training)
+        self._cache = (cols, x.shape, xp.shape, pads, out) if keep else None
+        self._z, self._y = (z, y) if keep else (None, None)
+        return y
 
     def backward_preactivation(self, dz):
-        """dz : (N, *out, filters) → dx : (N, *spatial, in); grads kernel and bias."""
-        cols, x_shape, xp_shape, pads, out = self._cache
+        """dz : (N, *out, filters) → dx : (N, *spatial, in) (None when the model needs no input
+        gradient); grads kernel and bias."""
+        cols, x_shape, xp_shape, pads, out = self.cached(self._cache)
         dz = dz.reshape(-1, self.filters)
         kernel = self.params["kernel"]
         self.grads["kernel"] = (cols.T @ dz).reshape(kernel.shape)
         if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=0)
+            self.grads["bias"] = column_sums(dz)
+        if not self.needs_input_grad:
+            return None
         dcols = dz @ kernel.reshape(-1, self.filters).T
         dwin = dcols.reshape(x_shape[0], *out, *self.kernel_size, x_shape[-1])
         dxp = col2im(dwin, xp_shape, self.strides, self.dilation_rate)
@@ -207,6 +114,10 @@ class _Conv(Layer):
     def flops(self, input_shape):
         out, _ = self._plan(input_shape[:-1])
         return 2 * math.prod(out) * math.prod(self.kernel_size) * input_shape[-1] * self.filters
+
+    def working_set(self, input_shape):
+        out, _ = self._plan(input_shape[:-1])
+        return math.prod(out) * (math.prod(self.kernel_size) * input_shape[-1] + self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -27,7 +27,7 @@ from nntrain import activations, validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,
                                  register)
-from nntrain.layers.conv import check_data_format, col2im, padding_arg, windows
+from nntrain.layers.windows import check_data_format, col2im, padding_arg, windows
 
 
 def plan_transpose_axis(size: int, kernel: int, stride: int, dilation: int, padding: str,

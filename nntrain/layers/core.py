@@ -8,7 +8,8 @@ import numpy as np
 
 from nntrain import activations, validate
 from nntrain.errors import ConfigError
-from nntrain.layers.base import Layer, check_initializer, check_regularizer, register
+from nntrain.layers.base import (Layer, check_initializer, check_regularizer, column_sums,
+                                 register)
 
 
 @register
@@ -47,21 +48,22 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def forward(self, x, training=False):
-        self._x = x
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        self._z = z
-        self._y = self.activation.forward(z)
-        return self._y
+        y = self.activation.forward(z)
+        self._x, self._z, self._y = x, z, y      # references only: inference pays nothing
+        return y
 
     def backward_preactivation(self, dz):
-        n_in = self._x.shape[-1]
-        x2 = self._x.reshape(-1, n_in)
+        x = self._x
+        x2 = x.reshape(-1, x.shape[-1])
         dz2 = dz.reshape(-1, self.units)
         self.grads["kernel"] = x2.T @ dz2
         if self.use_bias:
-            self.grads["bias"] = dz2.sum(axis=0)
+            self.grads["bias"] = column_sums(dz2)
+        if not self.needs_input_grad:
+            return None
         return dz @ self.params["kernel"].T
 
     def flops(self, input_shape):

@@ -15,7 +15,7 @@ from nntrain import validate
 from nntrain.activations import SELU_ALPHA, SELU_SCALE
 from nntrain.errors import ConfigError
 from nntrain.layers.base import Layer, check_rank, register
-from nntrain.layers.conv import check_data_format
+from nntrain.layers.windows import check_data_format
 
 
 class _Noise(Layer):

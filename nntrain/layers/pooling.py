@@ -13,9 +13,8 @@ import numpy as np
 
 from nntrain import validate
 from nntrain.layers.base import Layer, check_rank, register
-from nntrain.layers.conv import (check_data_format, crop_spatial, pad_spatial, padding_arg,
-                                 plan_axis, tap_slice)
-from nntrain.errors import ConfigError
+from nntrain.layers.windows import (check_data_format, crop_spatial, overlapping, pad_spatial,
+                                    padding_arg, plan, tap_slice)
 
 
 class _Pool(Layer):
@@ -33,14 +32,8 @@ class _Pool(Layer):
         self.data_format = check_data_format(data_format)
 
     def _plan(self, spatial):
-        plans = [plan_axis(n, k, s, 1, self.padding)
-                 for n, k, s in zip(spatial, self.pool_size, self.strides)]
-        out = tuple(o for o, _ in plans)
-        if min(out) < 1:
-            raise ConfigError(f"{type(self).__name__}: input of spatial shape {list(spatial)} is "
-                              f"smaller than pool_size={list(self.pool_size)} with "
-                              "padding='valid'", key="pool_size")
-        return out, tuple(p for _, p in plans)
+        return plan(type(self).__name__, spatial, self.pool_size, self.strides,
+                    (1,) * self.rank, self.padding, "pool_size")
 
     def compute_output_shape(self, input_shape):
         what = "(steps, channels)" if self.rank == 1 else "(height, width, channels)"
@@ -65,12 +58,11 @@ class _Pool(Layer):
                 np.maximum(y, xp[tap], out=y)
             else:
                 y += xp[tap]
-        self._cache = (xp, x.shape, pads, out)
-        if self.mode == "max":
-            self._y = y
-            return y
-        self._counts = self._window_counts(x.shape[1:-1], out, pads, x.dtype)
-        y /= self._counts
+        counts = None
+        if self.mode == "avg":
+            counts = self._window_counts(x.shape[1:-1], out, pads, x.dtype)
+            y /= counts
+        self._cache = (xp, x.shape, pads, out, y, counts) if self.keeps_cache(training) else None
         return y
 
     def _window_counts(self, spatial, out, pads, dtype):
@@ -85,22 +77,33 @@ class _Pool(Layer):
         return counts[..., None]
 
     def backward(self, dy):
-        """dy : (N, *out, C) → dx : (N, *spatial, C), one strided add per window position."""
-        xp, x_shape, pads, out = self._cache
+        """dy : (N, *out, C) → dx : (N, *spatial, C), one strided pass per window position
+        (assigned when windows do not overlap, added when they do)."""
+        xp, x_shape, pads, out, y, counts = self.cached(self._cache)
         dxp = np.zeros(xp.shape, dtype=dy.dtype)
+        add = overlapping(self.pool_size, self.strides, (1,) * self.rank)
+        taps = self._taps(out)
         if self.mode == "max":
-            # the first position equal to the window's max takes the whole gradient
-            free = np.ones(dy.shape, dtype=bool)
-            for tap in self._taps(out):
-                hit = xp[tap] == self._y
-                hit &= free
-                free ^= hit
-                dxp[tap] += dy * hit
+            # The first position equal to the window's max takes the whole gradient: `left`
+            # is the gradient not yet routed, zeroed (exactly: g - g) where a tap takes it.
+            left, part = dy, np.empty_like(dy)
+            for i, tap in enumerate(taps):
+                np.multiply(left, xp[tap] == y, out=part)
+                self._put(dxp, tap, part, add)
+                if i + 1 < len(taps):
+                    left = np.subtract(left, part, out=left if i else None)
         else:
-            g = dy / self._counts
-            for tap in self._taps(out):
-                dxp[tap] += g
+            g = dy / counts
+            for tap in taps:
+                self._put(dxp, tap, g, add)
         return crop_spatial(dxp, x_shape, pads)
+
+    @staticmethod
+    def _put(dxp, tap, part, add: bool) -> None:
+        if add:
+            dxp[tap] += part
+        else:
+            dxp[tap] = part
 
     def flops(self, input_shape):
         out, _ = self._plan(input_shape[:-1])
@@ -124,9 +127,6 @@ class MaxPooling2D(_Pool):
 
     rank, mode = 2, "max"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **base):
-        super().__init__(pool_size, strides, padding, data_format, **base)
-
 
 @register
 class AveragePooling1D(_Pool):
@@ -140,9 +140,6 @@ class AveragePooling2D(_Pool):
     """Mean over (ph, pw) windows: (batch, h, w, C) → (batch, new_h, new_w, C)."""
 
     rank, mode = 2, "avg"
-
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **base):
-        super().__init__(pool_size, strides, padding, data_format, **base)
 
 
 class _GlobalPool(Layer):

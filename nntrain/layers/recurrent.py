@@ -1,10 +1,26 @@
 """Recurrent layers with Keras 3's equations, weight layouts and dropout: SimpleRNN, LSTM, GRU.
 
-All three run the same way. One matrix product projects the inputs of every time step at once
-((T*N, in) @ kernel); a Python loop over time steps (never over samples) adds the recurrent part
-and applies the gates, writing into preallocated caches; backpropagation through time runs the
-loop in reverse and gets the weight gradients with one matrix product each after the loop.
-Inside, arrays are time-major, (T, N, ...), so that each step's slice is contiguous.
+The time loop is where recurrent training spends its time, so each step is a handful of
+in-place NumPy calls on contiguous, preallocated buffers:
+
+- Inside, arrays are time-major and feature-major, (T, features, N): a step's gate block, state
+  or gradient is then one contiguous (u, N) slab. The inputs of every step are projected at
+  once before the loop; a step adds its recurrent projection (one product, ``out=``) and
+  applies the gates in place.
+- The gate blocks are reordered so that those through `recurrent_activation` are contiguous
+  (LSTM: o, i, f, c̃ instead of Keras's i, f, c̃, o). With the default sigmoid/tanh pair the
+  sigmoid blocks are ``1 / (1 + exp(-x))`` in place, three calls on one slab, with the sign
+  folded into the reordered kernel rows (negation is exact), which is a quarter faster than
+  NumPy's tanh; the derivatives of both come from the outputs, so no pre-activation is kept.
+- Backpropagation through time first computes the activation derivatives of all steps at once,
+  then runs the loop in reverse with a few multiplications per step; the kernel,
+  recurrent-kernel and bias gradients and the input gradient are one matrix product each over
+  all steps, after the loop.
+- Buffers are in input order; `go_backwards` walks reversed views of them, so no reversed copy
+  is made (Bidirectional shares one feature-major copy of its input between its directions).
+  Training reuses its buffers from batch to batch (no fresh pages per step).
+- Inference (``training=False``) keeps no per-step history beyond what the output needs (two
+  rotating state buffers when only the last output is returned) and draws no dropout masks.
 
 Dropout follows Keras 3: in training, one mask per sequence (the same for every time step) on
 the inputs (`dropout`) and on the previous output (`recurrent_dropout`). LSTM and GRU draw one
@@ -16,46 +32,167 @@ a single shared input mask otherwise.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from nntrain import activations, initializers, validate
+from nntrain import activations, initializers, parallel, validate
 from nntrain.errors import ConfigError
-from nntrain.layers.base import Layer, check_initializer, check_rank, check_regularizer, register
+from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,
+                                 register)
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    return a.reshape(-1, a.shape[-1])
+def _columns(a: np.ndarray) -> np.ndarray:
+    """(T, F, N) → (F, T, N) contiguous: every step's columns side by side, for the products
+    over all steps (reshape to (F, T*N))."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2))
 
 
-def _masked_product(a, mask, w, per_gate: bool) -> np.ndarray:
-    """``(a * mask) @ w`` on the last axis of a (..., k); w (k, G*u). With `per_gate`, mask is
-    (G, ...) and gate g's block of columns of w sees ``a * mask[g]``."""
-    if mask is None or not per_gate:
-        am = a if mask is None else a * mask
-        return (_flat(am) @ w).reshape(*a.shape[:-1], w.shape[1])
-    u = w.shape[1] // len(mask)
-    return np.concatenate([(_flat(a * m) @ w[:, g * u:(g + 1) * u]).reshape(*a.shape[:-1], u)
-                           for g, m in enumerate(mask)], axis=-1)
+def _masked(a: np.ndarray, mask) -> np.ndarray:
+    """Columns (k, T, N) times a per-sequence mask (k, N), flattened to (k, T*N)."""
+    a = a if mask is None else a * mask[:, None, :]
+    return a.reshape(a.shape[0], -1)
 
 
-def _masked_product_input_grad(d, mask, w, per_gate: bool) -> np.ndarray:
-    """dL/da of `_masked_product` given d = dL/d(output), (..., G*u) → (..., k)."""
-    if mask is None or not per_gate:
-        da = (_flat(d) @ w.T).reshape(*d.shape[:-1], w.shape[0])
-        return da if mask is None else da * mask
-    u = w.shape[1] // len(mask)
-    return sum((_flat(d[..., g * u:(g + 1) * u]) @ w[:, g * u:(g + 1) * u].T)
-               .reshape(*d.shape[:-1], w.shape[0]) * m for g, m in enumerate(mask))
+def _project(w_t: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+    """out (T, F, N) = w_t (F, k) @ xs[t] (k, N) for every step; for k == 1 an outer product
+    (OpenBLAS's k == 1 product is several times slower, and one feature is common)."""
+    if xs.shape[1] == 1:
+        np.multiply(w_t, xs, out=out)
+    else:
+        np.matmul(w_t, xs, out=out)
 
 
-def _masked_product_weight_grad(a, mask, d, per_gate: bool) -> np.ndarray:
-    """dL/dw of `_masked_product`: (k, G*u)."""
-    if mask is None or not per_gate:
-        am = a if mask is None else a * mask
-        return _flat(am).T @ _flat(d)
-    u = d.shape[-1] // len(mask)
-    return np.concatenate([_flat(a * m).T @ _flat(d[..., g * u:(g + 1) * u])
-                           for g, m in enumerate(mask)], axis=1)
+def _apply(act, x: np.ndarray, out: np.ndarray) -> None:
+    """out = act(x), in place where NumPy can (out may be x)."""
+    if act.name == "tanh":
+        np.tanh(x, out=out)
+    elif act.name == "linear":
+        if out is not x:
+            out[...] = x
+    else:
+        out[...] = act.forward(x)
+
+
+def _derivative(act, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = act'(x) elementwise, from the input x or the output y, for all steps at once."""
+    if act.name == "tanh":
+        np.multiply(y, y, out=out)
+        np.subtract(1.0, out, out=out)
+    elif act.name == "sigmoid":
+        np.subtract(1.0, y, out=out)
+        out *= y
+    else:
+        out[...] = act.backward(x, y, np.ones_like(y))
+    return out
+
+
+def _sigmoid_of_negated(x: np.ndarray) -> None:
+    """x = 1 / (1 + exp(x)) in place: the sigmoid of -x (exp overflowing to inf gives 0, so
+    the loops run under ``np.errstate(over="ignore")``)."""
+    np.exp(x, out=x)
+    x += 1.0
+    np.divide(1.0, x, out=x)
+
+
+def _elementwise(name: str, key: str):
+    """Recurrent activations are applied gate by gate, so they must act elementwise."""
+    act = activations.get(name, key=key)
+    if act.name == "softmax":
+        raise ConfigError("expected an elementwise activation (softmax couples the units of a "
+                          f"gate), received {key}='softmax'", key=key)
+    return act
+
+
+def _empty(name: str, shape, dtype) -> np.ndarray:
+    return np.empty(shape, dtype=dtype)
+
+
+class _MaskedProduct:
+    """A projection ``w_t @ (a * mask)`` of (k, N) columns to (G*u, N), with a per-sequence
+    dropout mask (k, N), or one per gate (G, k, N) with `per_gate`, and its adjoints.
+    `w_t` (G*u, k) is the kernel the forward pass uses (internal gate order, maybe scaled),
+    `w_back` (k, G*u) the unscaled one backward uses."""
+
+    def __init__(self, w_t, w_back, mask, per_gate: bool, units: int):
+        self.w_t, self.w_back = w_t, w_back
+        self.mask, self.per_gate, self.u = mask, per_gate, units
+        self._a = self._d = None
+
+    def _blocks(self):
+        return [slice(g * self.u, (g + 1) * self.u) for g in range(len(self.mask))]
+
+    def all_steps(self, xs: np.ndarray, out: np.ndarray) -> None:
+        """out (T, G*u, N) for inputs xs (T, k, N)."""
+        if self.mask is None:
+            _project(self.w_t, xs, out)
+        elif not self.per_gate:
+            _project(self.w_t, xs * self.mask, out)
+        else:
+            for block, m in zip(self._blocks(), self.mask):
+                part = np.empty(out[:, block].shape, dtype=out.dtype)
+                _project(self.w_t[block], xs * m, part)
+                out[:, block] = part
+
+    def step(self, h: np.ndarray, out: np.ndarray) -> None:
+        """out (G*u, N) for one step's h (k, N)."""
+        m = self.mask
+        if m is None:
+            np.matmul(self.w_t, h, out=out)
+            return
+        if self._a is None:
+            self._a = np.empty_like(h)
+        if not self.per_gate:
+            np.matmul(self.w_t, np.multiply(h, m, out=self._a), out=out)
+            return
+        for block, mg in zip(self._blocks(), m):
+            np.matmul(self.w_t[block], np.multiply(h, mg, out=self._a), out=out[block])
+
+    def step_back(self, dz: np.ndarray, out: np.ndarray) -> None:
+        """out (k, N) = dL/dh given dz = dL/d(projection) (G*u, N)."""
+        m = self.mask
+        if m is None or not self.per_gate:
+            np.matmul(self.w_back, dz, out=out)
+            if m is not None:
+                out *= m
+            return
+        if self._d is None:
+            self._d = np.empty_like(out)
+        out[...] = 0
+        for block, mg in zip(self._blocks(), m):
+            part = np.matmul(self.w_back[:, block], dz[block], out=self._d)
+            part *= mg
+            out += part
+
+    def weight_grad(self, a_cols: np.ndarray, dz_cols: np.ndarray) -> np.ndarray:
+        """dL/dw_back (k, G*u) from input columns (k, T, N) and dz columns (G*u, T*N)."""
+        if self.mask is None or not self.per_gate:
+            return _masked(a_cols, self.mask) @ dz_cols.T
+        return np.concatenate([_masked(a_cols, m) @ dz_cols[block].T
+                               for block, m in zip(self._blocks(), self.mask)], axis=1)
+
+    def input_grad(self, dz_cols: np.ndarray, steps: int) -> np.ndarray:
+        """dL/d(inputs) (k, T, N) from dz columns (G*u, T*N)."""
+        shape = (self.w_back.shape[0], steps, -1)
+        if self.mask is None or not self.per_gate:
+            da = (self.w_back @ dz_cols).reshape(shape)
+            return da if self.mask is None else da * self.mask[:, None, :]
+        return sum((self.w_back[:, block] @ dz_cols[block]).reshape(shape) * m[:, None, :]
+                   for block, m in zip(self._blocks(), self.mask))
+
+
+@dataclass
+class _Kernels:
+    """The weights as one pass uses them, in internal gate order: `w_t` (G*u, in), `r_t`
+    (G*u, u) and `b` (G*u, 1) scaled for the forward pass (see the module docstring); `w`
+    (in, G*u), `r` (u, G*u) unscaled, for backward."""
+
+    w_t: np.ndarray
+    r_t: np.ndarray
+    w: np.ndarray
+    r: np.ndarray
+    b: np.ndarray | None          # added to the input projection
+    b_rec: np.ndarray | None      # GRU: the recurrent bias of the candidate block (u, 1)
 
 
 class Recurrent(Layer):
@@ -65,13 +202,17 @@ class Recurrent(Layer):
     (batch, units). With `go_backwards` the sequence is processed from the end and, as in Keras,
     the returned sequence is in processing order (reversed).
 
-    Subclasses set `gates` (blocks of `units` columns in the kernels) and implement `_run(z)`
-    (forward loop over the input projections z (T, N, G*u); returns the outputs (T+1, N, u) with
-    h_0 = 0 first) and `_run_back(dh)` (reverse loop given dL/dh_t (T, N, u); returns dL/dz for
-    the input projections and for the recurrent projections, both (T, N, G*u)).
+    Subclasses set `gates`, `order` (the Keras gate block of each internal block) and `n_sigmoid`
+    (how many leading internal blocks go through `recurrent_activation`), and implement
+    `_run(z, hv, c)` (the forward loop over the input projections z (T, G*u, n) of one shard,
+    writing the states into hv; returns what backward needs, kept in the shard's state `c`) and
+    `_run_back(dh, c)` (the reverse loop; returns dL/d(projections) (T, ·, n), which
+    `_gradient_columns` splits when the input and recurrent projections differ).
     """
 
     gates = 1
+    order = (0,)
+    n_sigmoid = 0
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -81,7 +222,7 @@ class Recurrent(Layer):
                  go_backwards=False, seed=None, **base):
         super().__init__(**base)
         self.units = validate.positive_int("units", units)
-        self.activation = activations.get(activation)
+        self.activation = _elementwise(activation, "activation")
         self.use_bias = validate.boolean("use_bias", use_bias)
         self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
         self.recurrent_initializer = check_initializer(recurrent_initializer,
@@ -103,6 +244,16 @@ class Recurrent(Layer):
             validate.non_negative_int("seed", seed)
         # Keras uses one mask per gate once recurrent dropout is on (implementation=1).
         self.per_gate = self.gates > 1 and self.recurrent_dropout > 0
+        self.recurrent_activation = None
+        self._cache = None
+        self._shard_buffers: list[dict[str, np.ndarray]] = []
+
+    @property
+    def _fused(self) -> bool:
+        """The default sigmoid/tanh pair: gates computed in place, sigmoid blocks through exp
+        of their negated pre-activation (see the module docstring)."""
+        ra = self.recurrent_activation
+        return self.activation.name == "tanh" and (ra is None or ra.name == "sigmoid")
 
     # -- building ---------------------------------------------------------------------------
     def build(self, input_shape, rng):
@@ -123,15 +274,64 @@ class Recurrent(Layer):
     def _bias_initializer(self):
         return self.bias_initializer
 
-    def _input_bias(self) -> np.ndarray:
-        return self.params["bias"]
-
-    def _bias_grad(self, dzx, dzh) -> np.ndarray:
-        return _flat(dzx).sum(axis=0)
-
     def compute_output_shape(self, input_shape):
         check_rank(self, input_shape, 2, "a sequence (timesteps, features)")
         return (input_shape[0], self.units) if self.return_sequences else (self.units,)
+
+    # -- gate layout ------------------------------------------------------------------------
+    def _permutation(self) -> np.ndarray | None:
+        """The Keras column of each internal column; None when the orders agree."""
+        if self.order == tuple(range(self.gates)):
+            return None
+        u = self.units
+        return np.concatenate([np.arange(g * u, (g + 1) * u) for g in self.order])
+
+    def _internal(self, a: np.ndarray) -> np.ndarray:
+        """Keras gate order → internal, along the last axis."""
+        perm = self._permutation()
+        return a if perm is None else a[..., perm]
+
+    def _to_keras(self, g: np.ndarray) -> np.ndarray:
+        """Internal gate order → Keras's, along the last axis (for gradients)."""
+        perm = self._permutation()
+        if perm is None:
+            return g
+        out = np.empty_like(g)
+        out[..., perm] = g
+        return out
+
+    def _scale(self) -> np.ndarray | None:
+        """Per internal column: -1 on the sigmoid blocks when fused (see the module docstring)."""
+        if not (self._fused and self.n_sigmoid):
+            return None
+        s = np.ones(self.gates * self.units, dtype=self.dtype)
+        s[:self.n_sigmoid * self.units] = -1.0
+        return s
+
+    def _kernels(self) -> _Kernels:
+        w = self._internal(self.params["kernel"])
+        r = self._internal(self.params["recurrent_kernel"])
+        s = self._scale()
+        w_t, r_t = (w.T, r.T) if s is None else ((w * s).T, (r * s).T)
+        b, b_rec = self._biases(s) if self.use_bias else (None, None)
+        return _Kernels(np.ascontiguousarray(w_t), np.ascontiguousarray(r_t), w, r,
+                        None if b is None else b[:, None], b_rec)
+
+    def _biases(self, s):
+        b = self._internal(self.params["bias"])
+        return (b if s is None else b * s), None
+
+    def _bias_grad(self, dzx_cols, dzh_cols) -> np.ndarray:
+        return self._to_keras(dzx_cols.sum(axis=1))
+
+    def _feature_major(self, mask):
+        """A batch-major dropout mask (N, k), or (G, N, k) per gate in Keras order → (k, N), or
+        (G, k, N) in internal gate order."""
+        if mask is None:
+            return None
+        if not self.per_gate:
+            return np.ascontiguousarray(mask.T)
+        return np.ascontiguousarray(mask[list(self.order)].transpose(0, 2, 1))
 
     # -- computing --------------------------------------------------------------------------
     def _mask(self, shape, rate):
@@ -148,54 +348,115 @@ class Recurrent(Layer):
         if self.recurrent_dropout > 0:
             self._rec_mask = self._mask((*lead, n, self.units), self.recurrent_dropout)
 
-    def _rec(self, h):
-        """Recurrent projection of one step: (N, u) → (N, G*u), recurrent dropout applied."""
-        return _masked_product(h, self._rec_mask, self.params["recurrent_kernel"], self.per_gate)
+    @staticmethod
+    def _buffer(buffers: dict, name: str, shape, dtype) -> np.ndarray:
+        """A work array kept in `buffers` from one training batch to the next
+        (uninitialized)."""
+        buf = buffers.get(name)
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
+            buf = buffers[name] = np.empty(shape, dtype=dtype)
+        return buf
 
-    def _rec_back(self, dz):
-        """dL/dh_{t-1} through `_rec`, given dL/d(projection) (N, G*u)."""
-        return _masked_product_input_grad(dz, self._rec_mask, self.params["recurrent_kernel"],
-                                          self.per_gate)
+    def _view(self, a: np.ndarray) -> np.ndarray:
+        """A time-major buffer (input order) in processing order."""
+        return a[::-1] if self.go_backwards else a
+
+    def _prev_next(self, states: np.ndarray):
+        """(T+1, u, N) states in input order → (the state each step starts from, the state it
+        ends with), both (T, u, N) and in input order."""
+        return (states[1:], states[:-1]) if self.go_backwards else (states[:-1], states[1:])
 
     def forward(self, x, training=False):
         """x : (N, T, in) → (N, T, units) or (N, units)."""
         x = np.asarray(x, dtype=self.dtype)
-        xs = x.transpose(1, 0, 2)
-        self._xs = np.ascontiguousarray(xs[::-1] if self.go_backwards else xs)
-        self._make_masks(x.shape[0], x.shape[2], training)
-        z = _masked_product(self._xs, self._in_mask, self.params["kernel"], self.per_gate)
-        if self.use_bias:
-            z += self._input_bias()
-        self._z = z
-        self._h = h = self._run(z)
-        if self.return_sequences:
-            return np.ascontiguousarray(h[1:].transpose(1, 0, 2))
-        return h[-1].copy()
+        y = self.forward_steps(np.ascontiguousarray(x.transpose(1, 2, 0)), training)
+        return np.ascontiguousarray(y.transpose(2, 0, 1) if self.return_sequences else y.T)
 
     def backward(self, dy):
+        """dy : like the output → dx : (N, T, in), or None when no input gradient is needed."""
         dy = np.asarray(dy, dtype=self.dtype)
-        if self.return_sequences:
-            dh = np.ascontiguousarray(dy.transpose(1, 0, 2))
-        else:
-            dh = np.zeros_like(self._h[1:])
-            dh[-1] = dy
-        dzx, dzh = self._run_back(dh)
-        self.grads["kernel"] = _masked_product_weight_grad(self._xs, self._in_mask, dzx,
-                                                           self.per_gate)
-        self.grads["recurrent_kernel"] = _masked_product_weight_grad(
-            self._h[:-1], self._rec_mask, dzh, self.per_gate)
+        dh = dy.transpose(1, 2, 0) if self.return_sequences else dy.T
+        dxs = self.backward_steps(np.ascontiguousarray(dh))
+        return None if dxs is None else np.ascontiguousarray(dxs.transpose(2, 1, 0))
+
+    def forward_steps(self, xs: np.ndarray, training: bool) -> np.ndarray:
+        """Feature-major forward: xs (T, in, N) → the outputs in processing order, (T, u, N)
+        with `return_sequences`, else the last (u, N) (may be views of work buffers: copy
+        them). A big batch runs in shards side by side (`nntrain.parallel`); masks are drawn
+        for the whole batch first and every sample's arithmetic is the same either way."""
+        steps, n_in, n = xs.shape
+        self._make_masks(n, n_in, training)
+        k = self._kernels()
+        in_mask, rec_mask = self._feature_major(self._in_mask), self._feature_major(self._rec_mask)
+        parts = parallel.shards(n)
+        while len(self._shard_buffers) < len(parts):
+            self._shard_buffers.append({})
+        states = [{"buffers": self._shard_buffers[i]} for i in range(len(parts))]
+
+        keep = self.keeps_cache(training)
+
+        def shard(i):
+            part = parts[i]
+            return self._forward_shard(xs[:, :, part], k, _samples(in_mask, part),
+                                       _samples(rec_mask, part), keep, states[i])
+        ys = parallel.run([lambda i=i: shard(i) for i in range(len(parts))])
+        self._cache = (dict(xs=xs, k=k, in_mask=in_mask, rec_mask=rec_mask, parts=parts,
+                            shards=states) if keep else None)
+        return ys[0] if len(ys) == 1 else np.concatenate(ys, axis=-1)
+
+    def _forward_shard(self, xs, k, in_mask, rec_mask, keep, c) -> np.ndarray:
+        """One shard's forward: xs (T, in, n); with `keep`, fills the state dict `c` with what
+        its backward needs."""
+        steps, _, n = xs.shape
+        buffers = c["buffers"]
+        alloc = ((lambda name, shape, dtype: self._buffer(buffers, name, shape, dtype))
+                 if keep else _empty)
+        in_proj = _MaskedProduct(k.w_t, k.w, in_mask, self.per_gate, self.units)
+        rec = _MaskedProduct(k.r_t, k.r, rec_mask, self.per_gate, self.units)
+        z = alloc("z", (steps, self.gates * self.units, n), xs.dtype)
+        in_proj.all_steps(xs, z)
+        if k.b is not None:
+            z += k.b
+        rows = steps + 1 if keep or self.return_sequences else 2
+        h = alloc("h", (rows, self.units, n), xs.dtype)
+        hv = self._view(h)
+        hv[0] = 0
+        c.update(z=z, h=h, k=k, rec=rec, keep=keep, alloc=alloc)
+        with np.errstate(over="ignore"):   # per thread: errstate does not cross threads
+            c.update(self._run(z, hv, c))
+        return hv[1:] if self.return_sequences else hv[steps % rows]
+
+    def backward_steps(self, dh: np.ndarray) -> np.ndarray | None:
+        """Feature-major backward: dh = dL/d(outputs) in processing order, (T, u, N) with
+        `return_sequences`, else (u, N) for the last → dL/dxs (in, T, N) in input order (None
+        when not needed); writes the weight gradients. Shards run their reverse loops side by
+        side; the weight gradients are then one product each over the whole batch."""
+        c = self.cached(self._cache)
+        parts, states, k = c["parts"], c["shards"], c["k"]
+        ds = parallel.run([lambda i=i: self._run_back(dh[..., parts[i]], states[i])
+                           for i in range(len(parts))])
+        dzx, dzh = self._gradient_columns(_gather_columns(ds, parts))
+        h_prev = _gather_columns([self._prev_next(st["h"])[0] for st in states], parts)
+        in_proj = _MaskedProduct(k.w_t, k.w, c["in_mask"], self.per_gate, self.units)
+        rec = _MaskedProduct(k.r_t, k.r, c["rec_mask"], self.per_gate, self.units)
+        steps = c["xs"].shape[0]
+        self.grads["kernel"] = self._to_keras(in_proj.weight_grad(_columns(c["xs"]), dzx))
+        self.grads["recurrent_kernel"] = self._to_keras(
+            rec.weight_grad(h_prev.reshape(self.units, steps, -1), dzh))
         if self.use_bias:
             self.grads["bias"] = self._bias_grad(dzx, dzh)
-        dxs = _masked_product_input_grad(dzx, self._in_mask, self.params["kernel"], self.per_gate)
-        if self.go_backwards:
-            dxs = dxs[::-1]
-        return np.ascontiguousarray(dxs.transpose(1, 0, 2))
+        if not self.needs_input_grad:
+            return None
+        return in_proj.input_grad(dzx, steps)
 
-    def _empty_states(self, z) -> np.ndarray:
-        """Preallocated (T+1, N, u) with a zero initial state."""
-        s = np.empty((z.shape[0] + 1, z.shape[1], self.units), dtype=z.dtype)
-        s[0] = 0
-        return s
+    def _gradient_columns(self, d):
+        """The columns of dL/d(input projection) and dL/d(recurrent projection), both
+        (G*u, T*N), from those of what `_run_back` returned (the same here)."""
+        return d, d
+
+    def _start(self, dh, s: int, out: np.ndarray) -> None:
+        """dL/dh of the last processed step into `out` (the reverse loop's first)."""
+        out[...] = dh[s] if self.return_sequences else dh
 
     # -- describing -------------------------------------------------------------------------
     def flops(self, input_shape):
@@ -203,11 +464,34 @@ class Recurrent(Layer):
         width = self.gates * self.units
         return steps * (2 * (n_in + self.units) * width + 6 * width)
 
+    def working_set(self, input_shape):
+        steps, n_in = input_shape
+        return steps * (n_in + (self.gates + 2) * self.units)
+
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": self.activation.name, "use_bias": self.use_bias,
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "return_sequences": self.return_sequences, "go_backwards": self.go_backwards}
+
+
+def _samples(mask, part: slice):
+    """The samples `part` of a feature-major mask, (k, N) or (G, k, N)."""
+    return None if mask is None else mask[..., part]
+
+
+def _gather_columns(arrays, parts) -> np.ndarray:
+    """Shards' (T, F, n_i) arrays → the whole batch's columns (F, T*N), in the order one shard
+    would give (so the products over all steps do not depend on the sharding)."""
+    if len(arrays) == 1:
+        a = arrays[0]
+        return _columns(a).reshape(a.shape[1], -1)
+    steps, features = arrays[0].shape[:2]
+    n = sum(a.shape[2] for a in arrays)
+    out = np.empty((features, steps, n), dtype=arrays[0].dtype)
+    for a, part in zip(arrays, parts):
+        out[:, :, part] = a.transpose(1, 0, 2)
+    return out.reshape(features, -1)
 
 
 @register
@@ -217,24 +501,33 @@ class SimpleRNN(Recurrent):
     kernel (in, units), recurrent_kernel (units, units), bias (units,).
     """
 
-    def _run(self, z):
-        h, act = self._empty_states(z), self.activation
-        for t in range(z.shape[0]):
-            zt = z[t]
-            zt += self._rec(h[t])
-            h[t + 1] = act.forward(zt)
-        return h
+    def _run(self, z, hv, c):
+        zv, rows, act, rec = self._view(z), len(hv), self.activation, c["rec"]
+        proj = np.empty_like(zv[0])
+        for s in range(len(zv)):
+            zs = zv[s]
+            if s:                        # h_0 = 0: no recurrent term at the first step
+                rec.step(hv[s % rows], out=proj)
+                zs += proj
+            _apply(act, zs, hv[(s + 1) % rows])
+        return {}
 
-    def _run_back(self, dh):
-        z, h, act = self._z, self._h, self.activation
-        dz = np.empty_like(z)
-        carry = 0
-        for t in reversed(range(z.shape[0])):
-            dht = dh[t]
-            dht += carry
-            dz[t] = act.backward(z[t], h[t + 1], dht)
-            carry = self._rec_back(dz[t])
-        return dz, dz
+    def _run_back(self, dh, c):
+        z, rec, alloc = c["z"], c["rec"], c["alloc"]
+        _, h_next = self._prev_next(c["h"])
+        deriv = self._view(_derivative(self.activation, z, h_next,
+                                       alloc("deriv", z.shape, z.dtype)))
+        dz = alloc("dz", z.shape, z.dtype)
+        dzv, g = self._view(dz), np.empty_like(z[0])
+        for s in reversed(range(len(dzv))):
+            if s == len(dzv) - 1:
+                self._start(dh, s, g)
+            else:
+                rec.step_back(dzv[s + 1], out=g)
+                if self.return_sequences:
+                    g += dh[s]
+            np.multiply(g, deriv[s], out=dzv[s])
+        return dz
 
 
 @register
@@ -244,15 +537,17 @@ class LSTM(Recurrent):
     Gates in Keras order i, f, c, o: kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u,).
     ``c_t = f * c_{t-1} + i * activation(c̃)``, ``h_t = o * activation(c_t)`` with i, f, o
     through `recurrent_activation`. `unit_forget_bias` starts the forget-gate bias at 1.
+    Internally the blocks run in the order o, i, f, c̃.
     """
 
     gates = 4
+    order = (3, 0, 1, 2)
+    n_sigmoid = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, **kwargs):
         super().__init__(units, activation, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation,
-                                                    key="recurrent_activation")
+        self.recurrent_activation = _elementwise(recurrent_activation, "recurrent_activation")
         self.unit_forget_bias = validate.boolean("unit_forget_bias", unit_forget_bias)
 
     def _bias_initializer(self):
@@ -262,42 +557,76 @@ class LSTM(Recurrent):
         return lambda shape, rng: np.concatenate([init((u,), rng), np.ones(u),
                                                   init((2 * u,), rng)])
 
-    def _run(self, z):
-        u, ra, act = self.units, self.recurrent_activation, self.activation
-        h, c = self._empty_states(z), self._empty_states(z)
-        a = np.empty_like(z)                                   # i, f, c̃, o after activations
-        tc = np.empty((z.shape[0], z.shape[1], u), dtype=z.dtype)  # activation(c_t)
-        for t in range(z.shape[0]):
-            zt, at = z[t], a[t]
-            zt += self._rec(h[t])
-            at[:, :2 * u] = ra.forward(zt[:, :2 * u])
-            at[:, 2 * u:3 * u] = act.forward(zt[:, 2 * u:3 * u])
-            at[:, 3 * u:] = ra.forward(zt[:, 3 * u:])
-            np.multiply(at[:, u:2 * u], c[t], out=c[t + 1])
-            c[t + 1] += at[:, :u] * at[:, 2 * u:3 * u]
-            tc[t] = act.forward(c[t + 1])
-            np.multiply(at[:, 3 * u:], tc[t], out=h[t + 1])
-        self._a, self._c, self._tc = a, c, tc
-        return h
+    def _run(self, z, hv, c):
+        """z (T, 4u, N) input projections; becomes the gate activations when fused."""
+        u, (steps, _, n), rows = self.units, z.shape, len(hv)
+        ra, act, fused, rec, alloc = (self.recurrent_activation, self.activation, self._fused,
+                                      c["rec"], c["alloc"])
+        keep = c["keep"]
+        a = z if fused else alloc("a", (steps if keep else 1, 4 * u, n), z.dtype)
+        cs = alloc("c", (steps + 1 if keep else 2, u, n), z.dtype)
+        tc = alloc("tc", (steps if keep else 1, u, n), z.dtype)      # activation(c_t)
+        zv, av, cv, tcv = self._view(z), self._view(a), self._view(cs), self._view(tc)
+        cv[0] = 0
+        proj, ig = np.empty_like(z[0]), np.empty_like(cs[0])
+        for s in range(steps):
+            zs, at, t_ = zv[s], av[s % len(a)], tcv[s % len(tc)]
+            if s:
+                rec.step(hv[s % rows], out=proj)
+                zs += proj
+            if fused:
+                _sigmoid_of_negated(zs[:3 * u])
+                np.tanh(zs[3 * u:], out=zs[3 * u:])
+            else:
+                _apply(ra, zs[:3 * u], at[:3 * u])
+                _apply(act, zs[3 * u:], at[3 * u:])
+            o, i, f, g = at[:u], at[u:2 * u], at[2 * u:3 * u], at[3 * u:]
+            c_next = cv[(s + 1) % len(cs)]
+            if s:
+                np.multiply(f, cv[s % len(cs)], out=c_next)
+                c_next += np.multiply(i, g, out=ig)
+            else:                        # c_0 = 0
+                np.multiply(i, g, out=c_next)
+            _apply(act, c_next, t_)
+            np.multiply(o, t_, out=hv[(s + 1) % rows])
+        return {"a": a, "c": cs, "tc": tc}
 
-    def _run_back(self, dh):
-        u, ra, act = self.units, self.recurrent_activation, self.activation
-        z, a, c, tc = self._z, self._a, self._c, self._tc
-        dz = np.empty_like(z)
-        dh_carry, dc_carry = 0, 0
-        for t in reversed(range(z.shape[0])):
-            zt, at, dzt = z[t], a[t], dz[t]
-            i, f, g, o = at[:, :u], at[:, u:2 * u], at[:, 2 * u:3 * u], at[:, 3 * u:]
-            dht = dh[t]
-            dht += dh_carry
-            dc = act.backward(c[t + 1], tc[t], dht * o) + dc_carry
-            dzt[:, :u] = ra.backward(zt[:, :u], i, dc * g)
-            dzt[:, u:2 * u] = ra.backward(zt[:, u:2 * u], f, dc * c[t])
-            dzt[:, 2 * u:3 * u] = act.backward(zt[:, 2 * u:3 * u], g, dc * i)
-            dzt[:, 3 * u:] = ra.backward(zt[:, 3 * u:], o, dht * tc[t])
-            dc_carry = dc * f
-            dh_carry = self._rec_back(dzt)
-        return dz, dz
+    def _run_back(self, dh, c):
+        u, a, z, tc, rec, alloc = self.units, c["a"], c["z"], c["tc"], c["rec"], c["alloc"]
+        steps, _, n = a.shape
+        c_prev, c_next = self._prev_next(c["c"])
+        o, i, f, g = a[:, :u], a[:, u:2 * u], a[:, 2 * u:3 * u], a[:, 3 * u:]
+        # every step's local derivatives at once (vectorized over time)
+        dsig = _derivative(self.recurrent_activation, z[:, :3 * u], a[:, :3 * u],
+                           alloc("dsig", (steps, 3 * u, n), a.dtype))
+        q_o = np.multiply(tc, dsig[:, :u], out=alloc("q_o", tc.shape, a.dtype))  # dz_o/dh
+        p = _derivative(self.activation, c_next, tc, alloc("p", tc.shape, a.dtype))
+        p *= o                                                        # dc/dh
+        q = alloc("q", (steps, 3 * u, n), a.dtype)                    # dz_{i,f,c̃}/dc
+        np.multiply(g, dsig[:, u:2 * u], out=q[:, :u])
+        np.multiply(c_prev, dsig[:, 2 * u:], out=q[:, u:2 * u])
+        _derivative(self.activation, z[:, 3 * u:], g, q[:, 2 * u:])
+        q[:, 2 * u:] *= i
+        dz = alloc("dz", a.shape, a.dtype)
+        dzv, q_o, p, q, f = self._view(dz), self._view(q_o), self._view(p), self._view(q), \
+            self._view(f)
+        gh, gc, carry = (np.empty((u, n), dtype=a.dtype) for _ in range(3))
+        for s in reversed(range(steps)):
+            dzs = dzv[s]
+            if s == steps - 1:
+                self._start(dh, s, gh)
+            else:
+                rec.step_back(dzv[s + 1], out=gh)
+                if self.return_sequences:
+                    gh += dh[s]
+            np.multiply(gh, q_o[s], out=dzs[:u])
+            np.multiply(gh, p[s], out=gc)
+            if s < steps - 1:
+                gc += carry
+            np.multiply(q[s].reshape(3, u, n), gc, out=dzs[u:].reshape(3, u, n))
+            if s:
+                np.multiply(gc, f[s], out=carry)
+        return dz
 
     def flops(self, input_shape):
         return super().flops(input_shape) + input_shape[0] * 6 * self.units
@@ -318,12 +647,13 @@ class GRU(Recurrent):
     """
 
     gates = 3
+    order = (0, 1, 2)
+    n_sigmoid = 2
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  reset_after=True, **kwargs):
         super().__init__(units, activation, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation,
-                                                    key="recurrent_activation")
+        self.recurrent_activation = _elementwise(recurrent_activation, "recurrent_activation")
         if not validate.boolean("reset_after", reset_after):
             raise ConfigError("only the Keras default reset_after=True is supported, received "
                               "reset_after=False", key="reset_after")
@@ -331,52 +661,92 @@ class GRU(Recurrent):
     def _bias_shape(self):
         return (2, 3 * self.units)
 
-    def _input_bias(self):
-        return self.params["bias"][0]
+    def _biases(self, s):
+        """The input bias plus the z and r blocks of the recurrent bias (they simply add), and
+        the candidate block of the recurrent bias (it is multiplied by r)."""
+        u, bias = self.units, self.params["bias"]
+        b = bias[0].copy()
+        b[:2 * u] += bias[1, :2 * u]
+        return (b if s is None else b * s), bias[1, 2 * u:, None]
 
-    def _bias_grad(self, dzx, dzh):
-        return np.stack([_flat(dzx).sum(axis=0), _flat(dzh).sum(axis=0)])
+    def _bias_grad(self, dzx_cols, dzh_cols):
+        return np.stack([dzx_cols.sum(axis=1), dzh_cols.sum(axis=1)])
 
-    def _run(self, z):
-        u, ra, act = self.units, self.recurrent_activation, self.activation
-        h = self._empty_states(z)
-        a = np.empty_like(z)                                    # z, r, ĥ after activations
-        inner_h = np.empty((z.shape[0], z.shape[1], u), dtype=z.dtype)
-        for t in range(z.shape[0]):
-            zt, at = z[t], a[t]
-            inner = self._rec(h[t])
-            if self.use_bias:
-                inner += self.params["bias"][1]
-            zt[:, :2 * u] += inner[:, :2 * u]
-            at[:, :2 * u] = ra.forward(zt[:, :2 * u])
-            inner_h[t] = inner[:, 2 * u:]
-            zt[:, 2 * u:] += at[:, u:2 * u] * inner_h[t]
-            at[:, 2 * u:] = act.forward(zt[:, 2 * u:])
-            hh = at[:, 2 * u:]
-            np.subtract(h[t], hh, out=h[t + 1])
-            h[t + 1] *= at[:, :u]
-            h[t + 1] += hh
-        self._a, self._inner_h = a, inner_h
-        return h
+    def _run(self, z, hv, c):
+        """z (T, 3u, N) input projections; becomes the gate activations when fused."""
+        u, (steps, _, n), rows = self.units, z.shape, len(hv)
+        ra, act, fused, rec, alloc = (self.recurrent_activation, self.activation, self._fused,
+                                      c["rec"], c["alloc"])
+        keep, b_rec = c["keep"], c["k"].b_rec
+        a = z if fused else alloc("a", (steps if keep else 1, 3 * u, n), z.dtype)
+        inner = alloc("inner", (steps if keep else 1, 3 * u, n), z.dtype)
+        zv, av, iv = self._view(z), self._view(a), self._view(inner)
+        tmp = np.empty((u, n), dtype=z.dtype)
+        for s in range(steps):
+            zs, at, inn = zv[s], av[s % len(a)], iv[s % len(inner)]
+            h_prev, h_next = hv[s % rows], hv[(s + 1) % rows]
+            if s:
+                rec.step(h_prev, out=inn)
+            else:                        # h_0 = 0
+                inn[...] = 0
+            if b_rec is not None:
+                inn[2 * u:] += b_rec
+            zr = zs[:2 * u]
+            zr += inn[:2 * u]
+            if fused:
+                _sigmoid_of_negated(zr)
+            else:
+                _apply(ra, zr, at[:2 * u])
+            gate_z, r = at[:u], at[u:2 * u]
+            zh = zs[2 * u:]
+            zh += np.multiply(r, inn[2 * u:], out=tmp)
+            cand = at[2 * u:]
+            _apply(act, zh, cand)
+            np.subtract(h_prev, cand, out=h_next)
+            h_next *= gate_z
+            h_next += cand
+        return {"a": a, "inner": inner}
 
-    def _run_back(self, dh):
-        u, ra, act = self.units, self.recurrent_activation, self.activation
-        z, a, h, inner_h = self._z, self._a, self._h, self._inner_h
-        dzx, dzh = np.empty_like(z), np.empty_like(z)
-        carry = 0
-        for t in reversed(range(z.shape[0])):
-            zt, at, dxt, drt = z[t], a[t], dzx[t], dzh[t]
-            zg, r, hh = at[:, :u], at[:, u:2 * u], at[:, 2 * u:]
-            dht = dh[t]
-            dht += carry
-            dah = act.backward(zt[:, 2 * u:], hh, dht * (1 - zg))
-            dxt[:, :u] = ra.backward(zt[:, :u], zg, dht * (h[t] - hh))
-            dxt[:, u:2 * u] = ra.backward(zt[:, u:2 * u], r, dah * inner_h[t])
-            dxt[:, 2 * u:] = dah
-            drt[:, :2 * u] = dxt[:, :2 * u]
-            drt[:, 2 * u:] = dah * r
-            carry = dht * zg + self._rec_back(drt)
-        return dzx, dzh
+    def _run_back(self, dh, c):
+        u, a, z, inner, rec, alloc = (self.units, c["a"], c["z"], c["inner"], c["rec"],
+                                      c["alloc"])
+        steps, _, n = a.shape
+        h_prev, _ = self._prev_next(c["h"])
+        gate_z, r, cand = a[:, :u], a[:, u:2 * u], a[:, 2 * u:]
+        dzr = _derivative(self.recurrent_activation, z[:, :2 * u], a[:, :2 * u],
+                          alloc("dzr", (steps, 2 * u, n), a.dtype))
+        p_z = np.subtract(h_prev, cand, out=alloc("p_z", cand.shape, a.dtype))
+        p_z *= dzr[:, :u]                                         # dz_z = dh * p_z
+        p_h = _derivative(self.activation, z[:, 2 * u:], cand, alloc("p_h", cand.shape, a.dtype))
+        p_h *= np.subtract(1.0, gate_z)                           # dz_ĥ = dh * p_h
+        p_r = np.multiply(inner[:, 2 * u:], dzr[:, u:], out=alloc("p_r", cand.shape, a.dtype))
+        # blocks: dz_z, dz_r, dz_ĥ * r (the recurrent candidate block), dz_ĥ (the input one)
+        d = alloc("d", (steps, 4 * u, n), a.dtype)
+        dv, p_z, p_h, p_r = self._view(d), self._view(p_z), self._view(p_h), self._view(p_r)
+        r, gate_z = self._view(r), self._view(gate_z)
+        gh, carry = np.empty((u, n), dtype=a.dtype), np.empty((u, n), dtype=a.dtype)
+        for s in reversed(range(steps)):
+            ds = dv[s]
+            if s == steps - 1:
+                self._start(dh, s, gh)
+            else:
+                rec.step_back(dv[s + 1][:3 * u], out=gh)
+                gh += carry
+                if self.return_sequences:
+                    gh += dh[s]
+            np.multiply(gh, p_z[s], out=ds[:u])
+            np.multiply(gh, p_h[s], out=ds[3 * u:])
+            np.multiply(ds[3 * u:], p_r[s], out=ds[u:2 * u])
+            np.multiply(ds[3 * u:], r[s], out=ds[2 * u:3 * u])
+            if s:
+                np.multiply(gh, gate_z[s], out=carry)
+        return d
+
+    def _gradient_columns(self, d):
+        """`_run_back`'s blocks dz_z, dz_r, dz_ĥ * r, dz_ĥ → the input projection's (z, r, ĥ)
+        and the recurrent projection's (z, r, ĥ * r)."""
+        u = self.units
+        return np.concatenate([d[:2 * u], d[3 * u:]]), d[:3 * u]
 
     def flops(self, input_shape):
         return super().flops(input_shape) + input_shape[0] * 6 * self.units

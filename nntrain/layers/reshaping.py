@@ -10,7 +10,7 @@ import numpy as np
 from nntrain import validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import Layer, check_rank, register
-from nntrain.layers.conv import check_data_format, crop_spatial, pad_spatial
+from nntrain.layers.windows import check_data_format, crop_spatial, pad_spatial
 from nntrain.layers.sampling import resize, resize_backward, resize_matrix
 
 

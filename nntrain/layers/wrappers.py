@@ -37,7 +37,7 @@ class Wrapper(Layer):
         for prefix, layer in self._inner():
             for k in layer.params:
                 layer.params[k] = self.params[prefix + k]
-            layer.rng = self.rng
+            layer.rng, layer.backprop = self.rng, self.backprop
 
     def _pull(self, grads: bool = False) -> None:
         for prefix, layer in self._inner():
@@ -109,42 +109,68 @@ class Bidirectional(Wrapper):
         return shape
 
     def forward(self, x, training=False):
+        """x : (N, T, in) → merged outputs. Both directions read one feature-major copy of x
+        and are merged straight into the output (the backward direction's states are read in
+        input order through a reversed view)."""
         self._push()
-        y = self.forward_layer.forward(x, training)
-        y_rev = self.backward_layer.forward(x, training)
-        if self.return_sequences:
-            y_rev = y_rev[:, ::-1]
+        x = np.asarray(x, dtype=self.dtype)
+        xs = np.ascontiguousarray(x.transpose(1, 2, 0))
+        y_f = self.forward_layer.forward_steps(xs, training)
+        y_b = self.backward_layer.forward_steps(xs, training)
         self._pull()
-        self._y, self._y_rev = y, y_rev
+        if self.return_sequences:
+            y_b = y_b[::-1]
+        keep = self.keeps_cache(training) and self.merge_mode == "mul"
+        self._outputs = (y_f, y_b) if keep else None
+        batch_major = (lambda a: a.transpose(2, 0, 1)) if self.return_sequences else np.transpose
+        y_f, y_b = batch_major(y_f), batch_major(y_b)
+        u = y_f.shape[-1]
         if self.merge_mode == "concat":
-            return np.concatenate([y, y_rev], axis=-1)
-        if self.merge_mode == "sum":
-            return y + y_rev
+            out = np.empty((*y_f.shape[:-1], 2 * u), dtype=y_f.dtype)
+            out[..., :u], out[..., u:] = y_f, y_b
+            return out
+        out = np.empty(y_f.shape, dtype=y_f.dtype)
         if self.merge_mode == "mul":
-            return y * y_rev
-        return (y + y_rev) * 0.5
+            return np.multiply(y_f, y_b, out=out)
+        np.add(y_f, y_b, out=out)
+        if self.merge_mode == "ave":
+            out *= 0.5
+        return out
 
     def backward(self, dy):
+        dy = np.asarray(dy, dtype=self.dtype)
+        d = np.ascontiguousarray(dy.transpose(1, 2, 0) if self.return_sequences else dy.T)
         if self.merge_mode == "concat":
-            units = self._y.shape[-1]
-            dy_f, dy_b = dy[..., :units], dy[..., units:]
+            units = self.forward_layer.units
+            d_f, d_b = d[..., :units, :], d[..., units:, :]
         elif self.merge_mode == "sum":
-            dy_f, dy_b = dy, dy
+            d_f = d_b = d
         elif self.merge_mode == "mul":
-            dy_f, dy_b = dy * self._y_rev, dy * self._y
+            y_f, y_b = self.cached(self._outputs)
+            d_f, d_b = d * y_b, d * y_f
         else:
-            dy_f = dy_b = dy * 0.5
-        if self.return_sequences:
-            dy_b = dy_b[:, ::-1]
-        dx = self.forward_layer.backward(dy_f) + self.backward_layer.backward(dy_b)
+            d_f = d_b = d * 0.5
+        if self.return_sequences:    # the backward layer's processing order
+            d_b = d_b[::-1]
+        for layer in (self.forward_layer, self.backward_layer):
+            layer.needs_input_grad = self.needs_input_grad
+        dx = self.forward_layer.backward_steps(d_f)
+        dx_b = self.backward_layer.backward_steps(d_b)
         self._pull(grads=True)
-        return dx
+        if dx is None:
+            return None
+        dx += dx_b
+        return np.ascontiguousarray(dx.transpose(2, 1, 0))
 
     def flops(self, input_shape):
         out = self.forward_layer.compute_output_shape(input_shape)
         merge = 0 if self.merge_mode == "concat" else int(np.prod(out))
         return self.forward_layer.flops(input_shape) + self.backward_layer.flops(input_shape) \
             + merge
+
+    def working_set(self, input_shape):
+        return (self.forward_layer.working_set(input_shape)
+                + self.backward_layer.working_set(input_shape))
 
     def get_config(self):
         return {**super().get_config(), "layer": self.layer_spec, "merge_mode": self.merge_mode}
@@ -193,12 +219,16 @@ class TimeDistributed(Wrapper):
 
     def backward(self, dy):
         n, steps = dy.shape[:2]
+        self.layer.needs_input_grad = self.needs_input_grad
         dx = self.layer.backward(dy.reshape(n * steps, *dy.shape[2:]))
         self._pull(grads=True)
         return None if dx is None else dx.reshape(self._in_shape)
 
     def flops(self, input_shape):
         return input_shape[0] * self.layer.flops(tuple(input_shape[1:]))
+
+    def working_set(self, input_shape):
+        return input_shape[0] * self.layer.working_set(tuple(input_shape[1:]))
 
     def get_config(self):
         return {**super().get_config(), "layer": self.layer_spec}

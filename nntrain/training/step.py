@@ -14,18 +14,21 @@ from nntrain.model import Network
 
 def forward_backward(model: Network, loss, xs: list[np.ndarray], y: np.ndarray,
                      training: bool = True, *, outputs: dict | None = None,
-                     input_grads: dict | None = None, sample_weight=None
-                     ) -> tuple[float, np.ndarray, list]:
+                     input_grads: dict | None = None, sample_weight=None,
+                     wrt_inputs: bool = False) -> tuple[float, np.ndarray, list]:
     """Run forward and backward; returns (loss including regularization, model output, input
-    gradients). Parameter gradients are then in `model.gradients()`. `outputs` and
-    `input_grads`, when given, are filled by layer name (see `Network.forward` / `backward`).
-    `sample_weight` (n,) weighs each sample's loss as Keras does (regularization is not
-    weighted)."""
-    out = model.forward(xs, training=training, record=outputs)
+    gradients: None per input unless `wrt_inputs`, which only gradient checks need).
+    Parameter gradients are then in `model.gradients()`. `outputs` and `input_grads`, when
+    given, are filled by layer name (see `Network.forward` / `backward`; with `input_grads`
+    every layer's input gradient is computed). `sample_weight` (n,) weighs each sample's loss
+    as Keras does (regularization is not weighted)."""
+    out = model.forward(xs, training=training, record=outputs, backprop=True)
     value = float(loss(y, out, sample_weight)) + model.regularization_loss()
+    wrt_inputs = wrt_inputs or input_grads is not None
     if model.fuses_with(loss):
         dxs = model.backward(weigh(loss.fused_gradient(y, out), sample_weight),
-                             preactivation=True, record=input_grads)
+                             preactivation=True, record=input_grads, wrt_inputs=wrt_inputs)
     else:
-        dxs = model.backward(weigh(loss.gradient(y, out), sample_weight), record=input_grads)
+        dxs = model.backward(weigh(loss.gradient(y, out), sample_weight), record=input_grads,
+                             wrt_inputs=wrt_inputs)
     return value, out, dxs

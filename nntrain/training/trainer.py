@@ -239,9 +239,11 @@ class Trainer:
         return logs
 
     def evaluate(self, split, batch_size: int | None = None) -> dict:
-        """Loss (with regularization, as Keras) and metrics over a whole split."""
+        """Loss (with regularization, as Keras) and metrics over a whole split, in batches of
+        `batch_size` (default: the model's inference batch)."""
         return evaluate_split(self.model, self.loss, self.metrics, split,
-                              self.dataset.normalizer, batch_size or self.batch_size)
+                              self.dataset.normalizer,
+                              batch_size or self.model.inference_batch_size())
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint_contents(self, *, weights_only: bool, logs: dict):

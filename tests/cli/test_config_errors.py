@@ -103,7 +103,7 @@ def test_debug_shows_the_traceback(project, run_cli):
     code, _, err = run_cli("fit", config, "--debug")
     assert code == 2 and "Traceback" in err and err.strip().endswith(
         "unknown key 'sed' (did you mean 'seed'?); expected one of: compile, data, dtype, "
-        "fit, model, name, run_dir, seed, sweep")
+        "fit, model, name, run_dir, seed, sweep, threads")
 
 
 def test_usage_errors_are_one_line(run_cli):

@@ -86,7 +86,7 @@ def test_records_every_layers_output_and_the_gradient_reaching_its_input(setup):
     probe = run_probe(model, loss, xs, y, training=False)
     assert list(probe.outputs) == [layer.name for layer in model.layers]
     assert np.array_equal(probe.outputs["dense_1"], model.forward(xs, training=False))
-    _, _, dxs = forward_backward(model, loss, xs, y, training=False)
+    _, _, dxs = forward_backward(model, loss, xs, y, training=False, wrt_inputs=True)
     assert np.array_equal(probe.input_grads["simple_rnn"], dxs[0])
     assert probe.input_grads["flatten"].shape == (16, 6, 5)
     assert probe.updates is None

@@ -200,7 +200,7 @@ def test_conv2d_matches_torch_forward_and_backward(k, stride, dilation, padding)
     b = torch.from_numpy(layer.params["bias"]).requires_grad_()
     yt = F.conv2d(F.pad(xt, (*pads[1], *pads[0])), w, b, stride=stride, dilation=dilation)
     yt = yt.permute(0, 2, 3, 1)
-    y = layer.forward(x)
+    y = layer.forward(x, training=True)
     np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
 
     dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -219,3 +219,15 @@ def test_get_config_round_trips():
     assert cfg["padding"] == "causal" and cfg["activation"] == "relu" and not cfg["use_bias"]
     again = Conv1D(**{k: v for k, v in cfg.items()})
     assert again.get_config() == cfg
+
+
+def test_inference_keeps_no_im2col_matrix():
+    layer = built(Conv1D(4, 3, activation="relu"), (9, 2))
+    x = np.random.default_rng(0).standard_normal((3, 9, 2)).astype(np.float32)
+    y = layer.forward(x)
+    assert layer._cache is None
+    with pytest.raises(RuntimeError, match="training=True"):
+        layer.backward(np.ones_like(y))
+    np.testing.assert_array_equal(layer.forward(x, training=True), y)
+    layer.needs_input_grad = False               # a first layer: weight gradients only
+    assert layer.backward(np.ones_like(y)) is None and set(layer.grads) == {"kernel", "bias"}

@@ -120,13 +120,13 @@ def test_global_pool_gradients(cls, shape):
 def test_max_pool_routes_gradient_to_one_argmax_per_window():
     x = np.array([[[1.0], [3.0], [3.0], [2.0], [0.0], [5.0]]], dtype=np.float32)
     layer = MaxPooling1D(2)
-    np.testing.assert_array_equal(layer.forward(x)[0, :, 0], [3, 3, 5])
+    np.testing.assert_array_equal(layer.forward(x, training=True)[0, :, 0], [3, 3, 5])
     dx = layer.backward(np.array([[[1.0], [2.0], [4.0]]], dtype=np.float32))
     np.testing.assert_array_equal(dx[0, :, 0], [0, 1, 2, 0, 0, 4])
     assert dx.dtype == np.float32
     # overlapping windows that share their maximum add up there
     layer = MaxPooling1D(3, strides=1)
-    layer.forward(x)
+    layer.forward(x, training=True)
     dx = layer.backward(np.ones((1, 4, 1), dtype=np.float32))
     np.testing.assert_array_equal(dx[0, :, 0], [0, 2, 1, 0, 0, 1])
 
@@ -193,7 +193,7 @@ def test_pool2d_matches_torch_forward_and_backward(pool, stride):
         xt = torch.from_numpy(x).permute(0, 3, 1, 2).requires_grad_()
         yt = fn(xt, pool, stride).permute(0, 2, 3, 1)
         layer = cls(pool, stride)
-        y = layer.forward(x)
+        y = layer.forward(x, training=True)
         np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-6, atol=1e-6)
         dy = rng.standard_normal(y.shape).astype(np.float32)
         yt.backward(torch.from_numpy(dy))

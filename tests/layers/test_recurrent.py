@@ -248,7 +248,7 @@ def test_matches_pytorch_outputs_and_gradients(cls):
     xt = torch.from_numpy(x.copy()).requires_grad_(True)
     yt, _ = theirs(xt)
     yt.sum().backward()
-    y = ours.forward(x)
+    y = ours.forward(x, training=True)
     dx = ours.backward(np.ones_like(y))
     assert np.allclose(y, yt.detach().numpy(), atol=1e-10)
     assert np.allclose(dx, xt.grad.numpy(), atol=1e-10)
@@ -274,10 +274,119 @@ def test_simple_rnn_matches_pytorch():
     xt = torch.from_numpy(x.copy()).requires_grad_(True)
     yt, _ = theirs(xt)
     yt.sum().backward()
-    y = ours.forward(x)
+    y = ours.forward(x, training=True)
     dx = ours.backward(np.ones_like(y))
     assert np.allclose(y, yt.detach().numpy(), atol=1e-10)
     assert np.allclose(dx, xt.grad.numpy(), atol=1e-10)
     assert np.allclose(ours.grads["kernel"], theirs.weight_ih_l0.grad.numpy().T)
     assert np.allclose(ours.grads["recurrent_kernel"], theirs.weight_hh_l0.grad.numpy().T)
     assert np.allclose(ours.grads["bias"], theirs.bias_ih_l0.grad.numpy())
+
+
+# -- the fast paths: buffers, inference, layouts ---------------------------------------------
+@pytest.mark.parametrize("cls", RNNS)
+@pytest.mark.parametrize("kwargs", [{}, {"return_sequences": True, "go_backwards": True}])
+def test_inference_computes_what_training_does_and_keeps_nothing(cls, kwargs):
+    layer = cls(5, **kwargs)
+    layer.build((7, 3), np.random.default_rng(0))
+    layer.rng = rng = np.random.default_rng(1)
+    x = np.random.default_rng(2).standard_normal((4, 7, 3)).astype(np.float32)
+    state = rng.bit_generator.state
+    y = layer.forward(x)
+    assert rng.bit_generator.state == state            # no dropout draws at inference
+    with pytest.raises(RuntimeError, match="training=True"):
+        layer.backward(np.ones_like(y))
+    np.testing.assert_array_equal(layer.forward(x, training=True), y)
+
+
+@pytest.mark.parametrize("cls", RNNS)
+@pytest.mark.parametrize("kwargs", [{"return_sequences": True},
+                                    {"dropout": 0.3, "recurrent_dropout": 0.3}])
+def test_buffers_reused_between_batches_leave_no_trace(cls, kwargs):
+    """A layer that trained on other batches (another size, an inference pass between) gives
+    the gradients of a fresh layer."""
+    def make():
+        layer = cls(4, **kwargs)
+        layer.build((6, 3), np.random.default_rng(0))
+        layer.rng = np.random.default_rng(1)
+        return layer
+    rng = np.random.default_rng(2)
+    used, fresh = make(), make()
+    for n in (5, 3):
+        x = rng.standard_normal((n, 6, 3)).astype(np.float32)
+        used.forward(x, training=True)
+        used.backward(np.ones_like(used.forward(x, training=True)))
+        used.forward(x)
+    x = rng.standard_normal((3, 6, 3)).astype(np.float32)
+    fresh.rng, used.rng = np.random.default_rng(7), np.random.default_rng(7)
+    results = []
+    for layer in (used, fresh):
+        y = layer.forward(x, training=True)
+        dy = np.random.default_rng(3).standard_normal(y.shape).astype(np.float32)
+        results.append((y, layer.backward(dy), dict(layer.grads)))
+    (y1, dx1, g1), (y2, dx2, g2) = results
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(dx1, dx2)
+    for k in g2:
+        np.testing.assert_array_equal(g1[k], g2[k])
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize("activation, recurrent_activation", [("relu", "hard_sigmoid"),
+                                                              ("tanh", "hard_sigmoid"),
+                                                              ("softsign", "sigmoid")])
+def test_other_activations_take_the_general_path(cls, activation, recurrent_activation):
+    layer = cls(3, activation=activation, recurrent_activation=recurrent_activation,
+                return_sequences=True)
+    errors = check_layer(layer, (4, 2))
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_softmax_is_refused_as_a_recurrent_activation():
+    with pytest.raises(ConfigError) as info:
+        LSTM(3, recurrent_activation="softmax")
+    assert info.value.key == "recurrent_activation"
+    with pytest.raises(ConfigError) as info:
+        SimpleRNN(3, activation="softmax")
+    assert info.value.key == "activation"
+
+
+def test_first_layer_skips_its_input_gradient_when_told():
+    layer = LSTM(4)
+    layer.build((5, 2), np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((3, 5, 2)).astype(np.float32)
+    dy = np.ones((3, 4), dtype=np.float32)
+    layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    layer.needs_input_grad = False
+    layer.forward(x, training=True)
+    assert dx is not None and layer.backward(dy) is None
+    for k, g in grads.items():
+        np.testing.assert_array_equal(layer.grads[k], g)
+
+
+@pytest.mark.parametrize("cls", RNNS)
+@pytest.mark.parametrize("kwargs", [{"return_sequences": True},
+                                    {"go_backwards": True, "dropout": 0.3},
+                                    {"recurrent_dropout": 0.3, "return_sequences": True}])
+def test_shards_run_the_same_arithmetic_as_one_batch(cls, kwargs, monkeypatch):
+    """Split in shards (the engine's threads), a batch gives bit for bit what it gives whole:
+    results do not depend on the thread count."""
+    from nntrain import parallel, threads
+
+    def run(workers):
+        monkeypatch.setattr(threads, "count", lambda: workers)
+        layer = cls(4, **kwargs)
+        layer.build((6, 3), np.random.default_rng(0))
+        layer.rng = np.random.default_rng(1)
+        x = np.random.default_rng(2).standard_normal((7, 6, 3)).astype(np.float32)
+        y = layer.forward(x, training=True)
+        assert len(layer._cache["parts"]) == workers
+        dx = layer.backward(np.random.default_rng(3).standard_normal(y.shape).astype(np.float32))
+        return [y, dx, layer.forward(x), *layer.grads.values()]
+
+    monkeypatch.setattr(parallel, "SMALLEST_SHARD", 2)
+    whole, sharded = run(1), run(3)
+    for a, b in zip(whole, sharded):
+        np.testing.assert_array_equal(a, b)

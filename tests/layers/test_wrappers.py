@@ -66,7 +66,7 @@ def test_bidirectional_weights_are_shared_with_the_inner_layers():
     x = np.ones((2, 5, 3), dtype=np.float32)
     before = layer.forward(x)
     layer.params["backward_lstm/recurrent_kernel"] += 0.5  # what an optimizer does, in place
-    assert not np.allclose(layer.forward(x), before)
+    assert not np.allclose(layer.forward(x, training=True), before)
     layer.backward(np.ones((2, 4), dtype=np.float32))
     assert set(layer.grads) == set(layer.params)
     assert layer.grads["forward_lstm/bias"] is layer.forward_layer.grads["bias"]
@@ -136,3 +136,23 @@ def test_time_distributed_wraps_a_recurrent_layer():
     errors = check_layer(layer, (3, 4, 2))
     assert max(errors.values()) < 1e-6, errors
     assert layer.compute_output_shape((3, 4, 2)) == (3, 2)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "mul"])
+def test_bidirectional_shards_run_the_same_arithmetic_as_one_batch(merge_mode, monkeypatch):
+    from nntrain import parallel, threads
+    monkeypatch.setattr(parallel, "SMALLEST_SHARD", 2)
+
+    def run(workers):
+        monkeypatch.setattr(threads, "count", lambda: workers)
+        layer = Bidirectional({"LSTM": {"units": 3, "return_sequences": True, "dropout": 0.2}},
+                              merge_mode=merge_mode)
+        layer.build((5, 2), np.random.default_rng(0))
+        layer.rng = np.random.default_rng(1)
+        x = np.random.default_rng(2).standard_normal((6, 5, 2)).astype(np.float32)
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.random.default_rng(3).standard_normal(y.shape).astype(np.float32))
+        return [y, dx, *layer.grads.values()]
+
+    for a, b in zip(run(1), run(3)):
+        np.testing.assert_array_equal(a, b)
