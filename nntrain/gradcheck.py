@@ -138,6 +138,7 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
     rounding grows as 1/eps, truncation as eps**2. Returns rows
     ``{"layer", "param", "rel_error", "entries"}``.
     """
+    from nntrain.losses import masked_weights
     from nntrain.training.step import forward_backward
 
     model.set_dtype(np.float64)
@@ -152,7 +153,8 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
     def value() -> float:
         reseed()
         out = model.forward(xs, training=True)
-        return float(loss(y, out, sample_weight)) + model.regularization_loss()
+        w = masked_weights(sample_weight, model.output_mask)
+        return float(loss(y, out, w)) + model.regularization_loss()
 
     reseed()
     f0, _, input_grads = forward_backward(model, loss, xs, y, training=True,
