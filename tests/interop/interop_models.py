@@ -72,6 +72,79 @@ MODELS = {
         {"Dot": {"axes": 1, "normalize": True, "inputs": ["concatenate", "concatenate"]}},
         {"Concatenate": {"inputs": ["dot", "subtract"]}},
         {"Dense": {"units": 2, "activation": "sigmoid"}}], "outputs": "dense"},
+    # a transformer encoder block: self-attention, residual Adds, LayerNormalization, a
+    # feed-forward pair (functional in Keras: MultiHeadAttention is called on query and value)
+    "transformer": {"input_shape": [8, 6], "layers": [
+        {"MultiHeadAttention": {"num_heads": 2, "key_dim": 3}},
+        {"Add": {"inputs": ["input_layer", "multi_head_attention"]}},
+        {"LayerNormalization": {"epsilon": 1.0e-6}},
+        {"Dense": {"units": 12, "activation": "relu"}}, {"Dense": {"units": 6}},
+        {"Add": {"inputs": ["layer_normalization", "dense_1"]}},
+        {"LayerNormalization": {"epsilon": 1.0e-6}}, {"GlobalAveragePooling1D": {}},
+        {"Dense": {"units": 3, "activation": "softmax"}}]},
+    # the other ways to call it: a causal mask (a call argument in Keras), query + value,
+    # query + value + key, value_dim, output_shape, no biases, attention dropout, 2-D attention
+    "attention": {"inputs": {"target": [6, 4], "source": [5, 3], "image": [3, 4, 2]},
+                  "layers": [
+        {"Dense": {"name": "keys", "units": 2, "inputs": "source"}},
+        {"MultiHeadAttention": {"name": "causal", "num_heads": 2, "key_dim": 3,
+                                "use_causal_mask": True, "inputs": "target"}},
+        {"MultiHeadAttention": {"name": "cross", "num_heads": 3, "key_dim": 2, "value_dim": 4,
+                                "output_shape": 5, "use_bias": False,
+                                "inputs": ["causal", "source", "keys"]}},
+        {"MultiHeadAttention": {"name": "cross2", "num_heads": 1, "key_dim": 2, "dropout": 0.2,
+                                "inputs": ["cross", "source"]}},
+        {"MultiHeadAttention": {"name": "pixels", "num_heads": 2, "key_dim": 2,
+                                "output_shape": [2, 3], "inputs": "image"}},
+        {"Flatten": {"name": "f1", "inputs": "cross2"}}, {"Flatten": {"name": "f2",
+                                                                      "inputs": "pixels"}},
+        {"Concatenate": {"inputs": ["f1", "f2"]}}, {"Dense": {"units": 2}}]},
+    # a 1-D conv autoencoder: transposed convolutions (strides, output_padding, dilation),
+    # up-sampling, zero padding and cropping
+    "autoencoder": {"input_shape": [12, 2], "layers": [
+        {"Conv1D": {"filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"}},
+        {"MaxPooling1D": {"pool_size": 2}},
+        {"ZeroPadding1D": {"padding": [1, 2]}}, {"Cropping1D": {"cropping": [2, 1]}},
+        {"Conv1DTranspose": {"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same",
+                             "activation": "relu"}},
+        {"UpSampling1D": {"size": 2}}, {"ZeroPadding1D": {}},
+        {"Conv1DTranspose": {"filters": 2, "kernel_size": 4, "strides": 3,
+                             "output_padding": 1}},
+        {"Conv1DTranspose": {"filters": 3, "kernel_size": 3, "dilation_rate": 2,
+                             "padding": "same", "use_bias": False}},
+        {"Conv1DTranspose": {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same",
+                             "output_padding": 1, "activation": "tanh"}},
+        {"Cropping1D": {"cropping": 3}}]},
+    # 2-D: transposed convolutions, GroupNormalization (groups, instance norm), padding,
+    # cropping, nearest and bilinear up-sampling
+    "decoder": {"input_shape": [4, 4, 3], "layers": [
+        {"Conv2DTranspose": {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"}},
+        {"GroupNormalization": {"groups": 2}},
+        {"ZeroPadding2D": {"padding": [[1, 0], [2, 1]]}},
+        {"Cropping2D": {"cropping": [[0, 1], [1, 2]]}},
+        {"UpSampling2D": {"size": [2, 1], "interpolation": "bilinear"}},
+        {"Conv2DTranspose": {"filters": 2, "kernel_size": [3, 2], "strides": [1, 2],
+                             "output_padding": [0, 1], "use_bias": False}},
+        {"GroupNormalization": {"groups": -1, "center": False, "epsilon": 0.01}},
+        {"UpSampling2D": {}}, {"ZeroPadding2D": {"padding": 1}}, {"Cropping2D": {"cropping": 2}},
+        {"Conv2D": {"filters": 2, "kernel_size": 3}}, {"GlobalAveragePooling2D": {}},
+        {"Dense": {"units": 3}}]},
+    # training-only noise and augmentation (the identity at inference), and the reshaping and
+    # activation layers without weights
+    "augment": {"input_shape": [8, 8, 3], "layers": [
+        {"RandomFlip": {}}, {"RandomTranslation": {"height_factor": 0.2, "width_factor": 0.1}},
+        {"RandomRotation": {"factor": 0.1, "fill_mode": "nearest"}},
+        {"RandomZoom": {"height_factor": [-0.2, 0.1], "interpolation": "nearest"}},
+        {"RandomCrop": {"height": 8, "width": 8}},
+        {"GaussianNoise": {"stddev": 0.1}}, {"SpatialDropout2D": {"rate": 0.2}},
+        {"Conv2D": {"filters": 4, "kernel_size": 3}},
+        {"ReLU": {"max_value": 1.5, "negative_slope": 0.1, "threshold": 0.2}},
+        {"GaussianDropout": {"rate": 0.1}}, {"AlphaDropout": {"rate": 0.1}},
+        {"Softmax": {"axis": [1, 2]}},
+        {"Permute": {"dims": [3, 1, 2]}}, {"Reshape": {"target_shape": [4, 36]}},
+        {"SpatialDropout1D": {"rate": 0.1}}, {"Softmax": {}}, {"GlobalMaxPooling1D": {}},
+        {"RepeatVector": {"n": 3}}, {"Permute": {"dims": [2, 1]}}, {"Flatten": {}},
+        {"Dense": {"units": 2}}]},
 }
 
 
