@@ -61,7 +61,9 @@ MODELS = {
         {"BatchNormalization": {"momentum": 0.9, "center": False}},
         {"MaxPooling2D": {"pool_size": 2}}, {"AveragePooling2D": {"pool_size": 2}},
         {"Flatten": {}}, {"Reshape": {"target_shape": [4, 3]}}, {"GlobalMaxPooling1D": {}},
-        {"Activation": {"activation": "gelu"}}]},
+        {"Activation": {"activation": "gelu"}},
+        {"GlobalMaxPooling2D": {"inputs": "batch_normalization"}},
+        {"Add": {"inputs": ["activation", "global_max_pooling2d"]}}]},
     "branches": {"input_shape": [6], "layers": [
         {"Dense": {"name": "c", "units": 4}},
         {"Dense": {"name": "a", "units": 3, "inputs": "input_layer"}},
@@ -70,7 +72,9 @@ MODELS = {
         {"Dense": {"name": "unused", "units": 5, "inputs": "a"}},
         {"Multiply": {"inputs": ["b", "c"]}}, {"Subtract": {"inputs": ["multiply", "c"]}},
         {"Dot": {"axes": 1, "normalize": True, "inputs": ["concatenate", "concatenate"]}},
-        {"Concatenate": {"inputs": ["dot", "subtract"]}},
+        {"Average": {"inputs": ["b", "c"]}}, {"Maximum": {"inputs": ["b", "c", "average"]}},
+        {"Minimum": {"inputs": ["maximum", "c"]}},
+        {"Concatenate": {"inputs": ["dot", "subtract", "minimum"]}},
         {"Dense": {"units": 2, "activation": "sigmoid"}}], "outputs": "dense"},
     # a transformer encoder block: self-attention, residual Adds, LayerNormalization, a
     # feed-forward pair (functional in Keras: MultiHeadAttention is called on query and value)
