@@ -19,6 +19,7 @@ from nntrain.config import Config
 from nntrain.data import Normalizer
 from nntrain.errors import InputError
 from nntrain.interop.keras_config import keras_model_config
+from nntrain.interop.keras_layout import weight_groups
 from nntrain.interop.keras_weights import (SUFFIX, load_keras_weights, require_h5py,
                                            save_keras_weights)
 from nntrain.training import checkpoint as ckpt
@@ -67,6 +68,8 @@ def import_weights(config_path: str, weights_path: str, run_dir: str) -> RunDir:
     method = resolved.section("data").get("normalize") or "none"
     trainer = assemble(resolved, need_data=method != "none").trainer
     network = trainer.model
+    with from_config.located(resolved):
+        weight_groups(network)   # a layer Keras lacks is refused at its line in the config
     # layers the output does not use are not in a Keras model: they keep their initial weights
     weights = {**network.weights(), **load_keras_weights(network, weights_path)}
     ckpt.load_weights_into(network, weights, weights_path)

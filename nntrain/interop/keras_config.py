@@ -5,7 +5,10 @@ A layer's config is its entry in our YAML — the arguments are Keras's names al
 resolved name; initializers and regularizers become Keras's class names or serialized objects
 with the same values (a regularizer always as explicit factors: Keras's ``l1_l2`` shorthand
 means zeros, ours 0.01 each).
-Only layers in `KERAS_LAYERS` are exported. Each normalized input gets a Keras
+Only layers in `KERAS_LAYERS` are exported. A layer argument that Keras takes when the layer
+is called (`CALL_ARGUMENTS`: MultiHeadAttention's ``use_causal_mask``) goes into the layer's
+inbound node instead of its config, which makes the model functional (`keras_layout`
+`is_sequential`). Each normalized input gets a Keras
 ``Normalization(axis=-1, mean=shift, variance=scale**2)``: Keras computes
 ``(x - mean) / max(sqrt(variance), 1e-7)``, and in float32 ``sqrt(fl(scale**2)) == scale``
 exactly, so raw data going into both models is normalized identically. Keras keeps mean and
@@ -17,13 +20,16 @@ from __future__ import annotations
 import numpy as np
 
 from nntrain import regularizers
-from nntrain.errors import CheckpointError, InputError
+from nntrain.errors import CheckpointError, ConfigError, InputError
 from nntrain.initializers import INITIALIZERS
 from nntrain.interop.keras_layout import is_sequential, keras_layer
 from nntrain.layers import LAYERS
 from nntrain.model import Network
 
 KERAS_EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's sqrt(variance)
+
+# Our layer arguments that are call arguments in Keras (passed in the inbound node's kwargs).
+CALL_ARGUMENTS = {"MultiHeadAttention": ("use_causal_mask",)}
 
 
 def _object(module: str, class_name: str, config: dict) -> dict:
@@ -54,10 +60,10 @@ def _regularizer(spec):
     return _object("keras.regularizers", "L1L2", {"l1": reg.l1, "l2": reg.l2})
 
 
-def _arguments(args: dict, dtype: str) -> dict:
+def _arguments(kind: str, args: dict, dtype: str) -> dict:
     out = {}
     for k, v in args.items():
-        if k == "inputs":
+        if k == "inputs" or k in CALL_ARGUMENTS.get(kind, ()):
             continue
         if k.endswith("_initializer"):
             v = _initializer(v)
@@ -75,10 +81,38 @@ def _layer_object(entry, layer, dtype: str) -> dict:
     spec, args, _, _ = LAYERS.parse(entry, "layer")
     kind = spec.name   # the canonical class name, whatever spelling the config used
     keras_layer(kind, layer.name if layer is not None else None)
-    config = _arguments(args, dtype)
+    if layer is not None:
+        _check_inference(kind, layer)
+    config = _arguments(kind, args, dtype)
     if layer is not None:
         config["name"] = layer.name
     return _object("keras.layers", kind, config)
+
+
+def _check_inference(kind: str, layer) -> None:
+    """Refuse a layer whose Keras twin predicts differently. RandomCrop at inference: ours
+    takes the central window (Keras's documented rule), Keras 3.15 returns the image uncropped;
+    the two agree only when the image already has the target size."""
+    if kind == "RandomCrop" and tuple(layer.input_shape[:2]) != (layer.height, layer.width):
+        h, w = layer.input_shape[:2]
+        raise ConfigError(
+            f"layer {layer.name!r} (RandomCrop): at inference Keras 3.15 returns the {h}x{w} "
+            f"image uncropped where nntrain crops it to {layer.height}x{layer.width}, so the "
+            f"Keras model would not predict the same; export needs inputs of the target size")
+
+
+def _call(node, tensors: list[dict], args: dict) -> dict:
+    """The inbound node of `node` called on `tensors`: Keras's call signature of the layer.
+    MultiHeadAttention is ``mha(query, value, key=None, use_causal_mask=False)``; our one
+    input (self-attention) is the query and the value, a third is the key."""
+    kind = type(node.layer).__name__
+    kwargs = {k: args[k] for k in CALL_ARGUMENTS.get(kind, ()) if k in args}
+    if kind == "MultiHeadAttention":
+        query, value = tensors[0], tensors[1 if len(tensors) > 1 else 0]
+        if len(tensors) > 2:
+            kwargs = {"key": tensors[2], **kwargs}
+        return {"args": [query, value], "kwargs": kwargs}
+    return {"args": [tensors if node.layer.multi_input else tensors[0]], "kwargs": kwargs}
 
 
 def _tensor(source: str, shape, dtype: str) -> dict:
@@ -125,19 +159,23 @@ def keras_model_config(model_cfg: dict, model: Network, normalizer, name: str | 
     if is_sequential(model):
         inp = model.input_names[0]
         stack = [_input_layer(inp, model.input_shapes[inp], dtype),
-                 *(obj for _, obj in norms.values()), *(obj for obj, _ in layers)]
+                 *(obj for _, obj in norms.values()), *(obj for obj, _, _ in layers)]
         return _object("keras", "Sequential", {"name": name or "sequential", "trainable": True,
                                                "layers": stack})
     return _functional(model, layers, norms, name or "functional", dtype)
 
 
-def _layer_objects(model_cfg: dict, model: Network, dtype: str) -> list[tuple[dict, object]]:
-    """(serialized layer, node) for every layer the output uses, in config order."""
+def _layer_objects(model_cfg: dict, model: Network, dtype: str
+                   ) -> list[tuple[dict, object, dict]]:
+    """(serialized layer, node, its arguments) for every layer the output uses, in config
+    order."""
     needed, out = _used(model), []
     for i, node in enumerate(model.nodes):
         if node.layer.name in needed:
+            entry = model_cfg["layers"][i]
             try:
-                out.append((_layer_object(model_cfg["layers"][i], node.layer, dtype), node))
+                out.append((_layer_object(entry, node.layer, dtype), node,
+                            LAYERS.parse(entry, "layer")[1]))
             except InputError as e:
                 raise e.prefixed(f"model.layers.{i}") from None
     return out
@@ -162,17 +200,14 @@ def _functional(model: Network, layers, norms, name: str, dtype: str) -> dict:
     shapes = {**model.input_shapes, **{n.layer.name: n.output_shape for n in model.nodes}}
     feeds = {inp: norm for inp, (norm, _) in norms.items()}
 
-    def node(args) -> list[dict]:
-        return [{"args": [args], "kwargs": {}}]
-
     graph = [{**_input_layer(inp, shapes[inp], dtype), "name": inp, "inbound_nodes": []}
              for inp in model.input_names]
-    graph += [{**obj, "name": norm, "inbound_nodes": node(_tensor(inp, shapes[inp], dtype))}
+    graph += [{**obj, "name": norm, "inbound_nodes": [
+        {"args": [_tensor(inp, shapes[inp], dtype)], "kwargs": {}}]}
               for inp, (norm, obj) in norms.items()]
-    for obj, n in layers:
+    for obj, n, args in layers:
         tensors = [_tensor(feeds.get(s, s), shapes[s], dtype) for s in n.inputs]
-        graph.append({**obj, "name": n.layer.name,
-                      "inbound_nodes": node(tensors if n.layer.multi_input else tensors[0])})
+        graph.append({**obj, "name": n.layer.name, "inbound_nodes": [_call(n, tensors, args)]})
     inputs = [[i, 0, 0] for i in model.input_names]
     return {**_object("keras.src.models.functional", "Functional",
                       {"name": name, "trainable": True, "layers": graph,

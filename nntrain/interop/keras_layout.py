@@ -7,7 +7,8 @@ layer is addressed not by its name but by the snake_case of its class, numbered 
 appearance (``layers/dense``, ``layers/dense_1``, ``layers/conv1d``). A layer writes its
 variables as datasets ``<path>/vars/0``, ``/1``, ... in the order ``_trainable_variables +
 _non_trainable_variables``, then recurses into its sub-objects by attribute name: a recurrent
-layer's ``cell``, Bidirectional's ``forward_layer`` / ``backward_layer``, TimeDistributed's
+layer's ``cell``, MultiHeadAttention's ``query_dense`` ... ``output_dense``, ``_softmax`` and
+``_dropout_layer``, Bidirectional's ``forward_layer`` / ``backward_layer``, TimeDistributed's
 ``layer``. Every ``vars`` group carries a ``name`` attribute (the object's name), even when
 empty; loading ignores it.
 
@@ -26,47 +27,97 @@ from nntrain.model import Network
 
 
 @dataclass(frozen=True)
+class Part:
+    """A sub-object of a Keras layer with a group of its own: its attribute under the layer's
+    group (``cell``, ``query_dense``), the name Keras gives it (the group's ``name``
+    attribute, which loading ignores), and our param names in its variable order."""
+
+    path: str
+    name: str
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KerasLayer:
     """How one of our layer classes appears in a Keras weights file.
 
     variables: our param names in Keras's variable order (``vars/0``, ``vars/1``, ...); a param
         the layer does not have (``bias`` with ``use_bias: false``) is skipped, as in Keras.
-    cell: the name Keras gives the ``cell`` sub-object that owns the variables (recurrent
-        layers), or None when the layer owns them itself.
+    parts: sub-objects with groups of their own, e.g. a recurrent layer's ``cell`` that owns
+        its variables, MultiHeadAttention's four EinsumDense projections.
     wraps: for wrappers, (Keras attribute, our attribute, prefix of the inner layer's keys in
         the wrapper's params, formatted with the inner layer's name).
+    functional: Keras's Sequential cannot call the layer (MultiHeadAttention takes a query
+        and a value), so a model with it is a functional model even when it is a chain.
     """
 
     variables: tuple[str, ...] = ()
-    cell: str | None = None
+    parts: tuple[Part, ...] = ()
     wraps: tuple[tuple[str, str, str], ...] = ()
+    functional: bool = False
 
 
 _KERNEL_BIAS = ("kernel", "bias")
 _RECURRENT = ("kernel", "recurrent_kernel", "bias")
 _NO_WEIGHTS = KerasLayer()
 
+
+def _cell(name: str) -> KerasLayer:
+    return KerasLayer(parts=(Part("cell", name, _RECURRENT),))
+
+
+def _dense(path: str, name: str) -> Part:
+    return Part(path, name, (f"{name}/kernel", f"{name}/bias"))
+
+
+# keras/src/layers/attention/multi_head_attention.py: EinsumDense sub-layers named query, key,
+# value and attention_output, saved under the attributes query_dense, ..., output_dense, and
+# the Softmax and Dropout it applies to the scores (no variables)
+_ATTENTION = KerasLayer(parts=(
+    _dense("query_dense", "query"), _dense("key_dense", "key"), _dense("value_dense", "value"),
+    _dense("output_dense", "attention_output"), Part("_softmax", "softmax"),
+    Part("_dropout_layer", "dropout")), functional=True)
+
 # Every layer with a one-to-one Keras counterpart (same class name, arguments and weights).
 KERAS_LAYERS: dict[str, KerasLayer] = {
     "Dense": KerasLayer(_KERNEL_BIAS),
     "Conv1D": KerasLayer(_KERNEL_BIAS),
     "Conv2D": KerasLayer(_KERNEL_BIAS),
+    "Conv1DTranspose": KerasLayer(_KERNEL_BIAS),   # kernel (k, filters, in) in both
+    "Conv2DTranspose": KerasLayer(_KERNEL_BIAS),
     "Embedding": KerasLayer(("embeddings",)),
     "BatchNormalization": KerasLayer(("gamma", "beta", "moving_mean", "moving_variance")),
     "LayerNormalization": KerasLayer(("gamma", "beta")),
+    "GroupNormalization": KerasLayer(("gamma", "beta")),
     "PReLU": KerasLayer(("alpha",)),
-    "SimpleRNN": KerasLayer(_RECURRENT, cell="simple_rnn_cell"),
-    "LSTM": KerasLayer(_RECURRENT, cell="lstm_cell"),
-    "GRU": KerasLayer(_RECURRENT, cell="gru_cell"),
+    "MultiHeadAttention": _ATTENTION,
+    "SimpleRNN": _cell("simple_rnn_cell"),
+    "LSTM": _cell("lstm_cell"),
+    "GRU": _cell("gru_cell"),
     "Bidirectional": KerasLayer(wraps=(("forward_layer", "forward_layer", "{name}/"),
                                        ("backward_layer", "backward_layer", "{name}/"))),
     "TimeDistributed": KerasLayer(wraps=(("layer", "layer", ""),)),
     **{name: _NO_WEIGHTS for name in (
-        "Activation", "Dropout", "Flatten", "Reshape", "LeakyReLU", "ELU",
+        "Activation", "Dropout", "Flatten", "Reshape", "LeakyReLU", "ELU", "ReLU", "Softmax",
         "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
         "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
         "GlobalAveragePooling2D",
+        "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D",
+        "UpSampling2D", "RepeatVector", "Permute",
+        # training only: the identity at inference in both (Keras's seed generators are not
+        # saved in weights files)
+        "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+        "AlphaDropout", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom",
+        "RandomCrop",
         "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")},
+}
+
+# Our layers that core Keras 3 lacks, and what a Keras user would use instead.
+NOT_IN_KERAS = {
+    "Maxout": "Keras 3 has no Maxout; in Keras it is Dense(units * pieces), Reshape((units, "
+              "pieces)) and a max over the pieces",
+    "PositionEmbedding": "it is keras_hub's layer (keras_hub.layers.PositionEmbedding), not "
+                         "core Keras 3's",
 }
 
 INPUT_LAYER = "InputLayer"
@@ -76,16 +127,20 @@ def keras_layer(kind: str, name: str | None) -> KerasLayer:
     """The table entry of layer class `kind`; a ConfigError naming the layer if it has none."""
     if kind not in KERAS_LAYERS:
         who = f"layer {name!r}" if name else "the wrapped layer"
-        raise ConfigError(f"{who} ({kind}) has no one-to-one Keras counterpart; Keras export "
-                          f"supports {', '.join(sorted(KERAS_LAYERS))}")
+        why = NOT_IN_KERAS.get(kind, "see docs/keras-interop.md for the layers that export")
+        raise ConfigError(f"{who} ({kind}) has no one-to-one Keras counterpart: {why}")
     return KERAS_LAYERS[kind]
 
 
 # -- which layers, in which order ----------------------------------------------------------
 def is_sequential(model: Network) -> bool:
     """Whether the config describes a Keras Sequential model: the single unnamed input
-    (``input_shape``) and a chain where each layer takes the one before."""
+    (``input_shape``) and a chain where each layer takes the one before, each callable on one
+    tensor."""
     if model.input_names != [SINGLE_INPUT_NAME]:
+        return False
+    if any(KERAS_LAYERS.get(type(n.layer).__name__, _NO_WEIGHTS).functional
+           for n in model.nodes):
         return False
     previous = SINGLE_INPUT_NAME
     for node in model.nodes:
@@ -167,18 +222,19 @@ class Group:
 
 def _groups_of(layer, path: str, prefix: str, top) -> list[Group]:
     spec = keras_layer(type(layer).__name__, top.name)
-    present = [v for v in spec.variables if v in layer.params]
-    if not spec.wraps and set(layer.params) != set(present):
-        extra = sorted(set(layer.params) - set(present))
-        raise ConfigError(f"layer {top.name!r} ({type(top).__name__}): no Keras place for "
-                          f"weight(s) {', '.join(extra)}")
-    keys = tuple(prefix + v for v in present)
     kind = type(top).__name__
-    if spec.cell:
-        groups = [Group(path, layer.name, (), top.name, kind),
-                  Group(f"{path}/cell", spec.cell, keys, top.name, kind)]
-    else:
-        groups = [Group(path, layer.name, keys, top.name, kind)]
+
+    def group(at: str, name: str, variables) -> Group:
+        present = tuple(prefix + v for v in variables if v in layer.params)
+        return Group(at, name, present, top.name, kind)
+
+    groups = [group(path, layer.name, spec.variables)]
+    groups += [group(f"{path}/{p.path}", p.name, p.variables) for p in spec.parts]
+    placed = {k[len(prefix):] for g in groups for k in g.keys}
+    if not spec.wraps and set(layer.params) != placed:
+        extra = sorted(set(layer.params) - placed)
+        raise ConfigError(f"layer {top.name!r} ({kind}): no Keras place for "
+                          f"weight(s) {', '.join(extra)}")
     for keras_attr, attr, inner_prefix in spec.wraps:
         inner = getattr(layer, attr)
         groups += _groups_of(inner, f"{path}/{keras_attr}",
@@ -187,13 +243,18 @@ def _groups_of(layer, path: str, prefix: str, top) -> list[Group]:
 
 
 def weight_groups(model: Network) -> list[Group]:
-    """Every ``vars`` group Keras 3 writes for this architecture, the model's own first."""
+    """Every ``vars`` group Keras 3 writes for this architecture, the model's own first. A
+    layer without a Keras place is a ConfigError keyed by its entry (``model.layers.3``)."""
     kind = "Sequential" if is_sequential(model) else "Functional"
     groups = [Group("", kind.lower(), (), "model", kind)]
+    index = {n.layer.name: i for i, n in enumerate(model.nodes)}
     for path, name in layer_paths(model):
         if name in model.input_shapes:
             groups.append(Group(path, name, (), name, INPUT_LAYER))
-        else:
-            layer = model.node(name).layer
+            continue
+        layer = model.node(name).layer
+        try:
             groups += _groups_of(layer, path, f"{layer.name}/", layer)
+        except ConfigError as e:
+            raise e.prefixed(f"model.layers.{index[name]}") from None
     return groups

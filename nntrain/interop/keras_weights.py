@@ -67,6 +67,7 @@ def load_keras_weights(model: Network, path: str | Path) -> dict[str, np.ndarray
     (layers the output does not use are not in a Keras model, so not in the result). A file
     that does not match the model's layout is a CheckpointError naming the layer."""
     h5py = require_h5py("import-weights")
+    groups = weight_groups(model)   # a layer Keras does not have is refused before any file
     source = str(path)
     if not Path(path).is_file():
         raise CheckpointError("no such weights file", file=source)
@@ -84,7 +85,7 @@ def load_keras_weights(model: Network, path: str | Path) -> dict[str, np.ndarray
         held = sorted(found)
         own = model.weights()
         out: dict[str, np.ndarray] = {}
-        for g in weight_groups(model):
+        for g in groups:
             if not g.keys:
                 continue
             arrays = found.pop(g.path, None)

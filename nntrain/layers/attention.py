@@ -26,7 +26,7 @@ import numpy as np
 from nntrain import validate
 from nntrain.activations import softmax
 from nntrain.errors import ConfigError
-from nntrain.layers.base import Layer, check_initializer, check_regularizer, register
+from nntrain.layers.base import Layer, register, set_kernel_arguments
 
 PROJECTIONS = ("query", "key", "value")
 
@@ -64,14 +64,11 @@ class MultiHeadAttention(Layer):
         self.value_dim = (self.key_dim if value_dim is None
                           else validate.positive_int("value_dim", value_dim))
         self.dropout = validate.number("dropout", dropout, low=0, high=1, high_open=True)
-        self.use_bias = validate.boolean("use_bias", use_bias)
         self.output_shape = _output_shape_arg(output_shape)
         self.attention_axes = self._axes_arg(attention_axes)
         self.use_causal_mask = validate.boolean("use_causal_mask", use_causal_mask)
-        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = check_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
+        set_kernel_arguments(self, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer)
 
     @staticmethod
     def _axes_arg(axes):

@@ -33,7 +33,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from nntrain import initializers, regularizers
+from nntrain import initializers, regularizers, validate
 from nntrain.errors import ConfigError
 from nntrain.registry import Registry
 
@@ -251,6 +251,17 @@ def check_initializer(spec, key: str):
 def check_regularizer(spec, key: str):
     """Validate a regularizer argument at construction time; returns the Regularizer or None."""
     return regularizers.get(spec, key=key)
+
+
+def set_kernel_arguments(layer, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer) -> None:
+    """Check and set the arguments every layer with a kernel and a bias takes (Keras's names),
+    so each such layer states them once."""
+    layer.use_bias = validate.boolean("use_bias", use_bias)
+    layer.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
+    layer.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
+    layer.kernel_regularizer = check_regularizer(kernel_regularizer, "kernel_regularizer")
+    layer.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
 
 
 def column_sums(a: np.ndarray) -> np.ndarray:

@@ -13,10 +13,9 @@ import math
 
 from nntrain import activations, validate
 from nntrain.errors import ConfigError
-from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,
-                                 column_sums, register)
-from nntrain.layers.windows import (check_data_format, col2im, crop_spatial, pad_spatial,
-                                    padding_arg, plan, windows)
+from nntrain.layers.base import Layer, check_rank, column_sums, register, set_kernel_arguments
+from nntrain.layers.windows import (check_data_format, check_strides_dilation, col2im,
+                                    crop_spatial, pad_spatial, padding_arg, plan, windows)
 
 
 # -- the layers -----------------------------------------------------------------------------
@@ -47,16 +46,10 @@ class _Conv(Layer):
         if validate.positive_int("groups", groups) != 1:
             raise ConfigError(f"grouped convolutions are not supported, received {groups!r}",
                               key="groups")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ConfigError("strides > 1 is not supported together with dilation_rate > 1 "
-                              f"(as in Keras), received strides={list(self.strides)}, "
-                              f"dilation_rate={list(self.dilation_rate)}", key="strides")
+        check_strides_dilation(self.strides, self.dilation_rate)
         self.activation = activations.get(activation)
-        self.use_bias = validate.boolean("use_bias", use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = check_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
+        set_kernel_arguments(self, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer)
 
     def _plan(self, spatial):
         """Output lengths and (left, right) pads per spatial axis; error if one is too short."""

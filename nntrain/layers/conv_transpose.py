@@ -25,9 +25,9 @@ import numpy as np
 
 from nntrain import activations, validate
 from nntrain.errors import ConfigError
-from nntrain.layers.base import (Layer, check_initializer, check_rank, check_regularizer,
-                                 register)
-from nntrain.layers.windows import check_data_format, col2im, padding_arg, windows
+from nntrain.layers.base import Layer, check_rank, register, set_kernel_arguments
+from nntrain.layers.windows import (check_data_format, check_strides_dilation, col2im,
+                                    padding_arg, windows)
 
 
 def plan_transpose_axis(size: int, kernel: int, stride: int, dilation: int, padding: str,
@@ -69,17 +69,11 @@ class _ConvTranspose(Layer):
             raise ConfigError(f"each output_padding must be smaller than its stride, received "
                               f"output_padding={list(self.output_padding)}, strides="
                               f"{list(self.strides)}", key="output_padding")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ConfigError("strides > 1 is not supported together with dilation_rate > 1 "
-                              f"(as in Keras), received strides={list(self.strides)}, "
-                              f"dilation_rate={list(self.dilation_rate)}", key="strides")
+        check_strides_dilation(self.strides, self.dilation_rate)
         self.data_format = check_data_format(data_format)
         self.activation = activations.get(activation)
-        self.use_bias = validate.boolean("use_bias", use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = check_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
+        set_kernel_arguments(self, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer)
 
     def _plan(self, spatial):
         pads = self.output_padding or (None,) * self.rank

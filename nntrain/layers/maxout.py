@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from nntrain import validate
-from nntrain.layers.base import Layer, check_initializer, check_regularizer, register
+from nntrain.layers.base import Layer, register, set_kernel_arguments
 
 
 @register
@@ -36,11 +36,8 @@ class Maxout(Layer):
         super().__init__(**base)
         self.units = validate.positive_int("units", units)
         self.pieces = validate.positive_int("pieces", pieces)
-        self.use_bias = validate.boolean("use_bias", use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = check_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = check_regularizer(bias_regularizer, "bias_regularizer")
+        set_kernel_arguments(self, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape, rng):
         width = self.units * self.pieces

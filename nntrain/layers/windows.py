@@ -121,3 +121,11 @@ def padding_arg(padding, choices) -> str:
     """Keras lower-cases the padding name before checking it."""
     return validate.choice("padding", padding.lower() if isinstance(padding, str) else padding,
                            choices)
+
+
+def check_strides_dilation(strides, dilation) -> None:
+    """Keras refuses strides and dilation above 1 together; so do we, naming both."""
+    if max(strides) > 1 and max(dilation) > 1:
+        raise ConfigError("strides > 1 is not supported together with dilation_rate > 1 "
+                          f"(as in Keras), received strides={list(strides)}, "
+                          f"dilation_rate={list(dilation)}", key="strides")

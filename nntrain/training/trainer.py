@@ -153,8 +153,12 @@ class Trainer:
                        "initial_epoch": self.state.epoch}
         self.events.on_train_begin()
         logs: dict = {}
-        while self.state.epoch < epochs and not self.stop_training:
-            logs = self._run_epoch(epochs, n, n_batches)
+        self._said_diverged = False
+        # A diverging run shows its nan/inf loss in the progress and history (and gets one
+        # hint below), as in Keras: NumPy's overflow warnings would only add tracebacks' noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while self.state.epoch < epochs and not self.stop_training:
+                logs = self._run_epoch(epochs, n, n_batches)
         self.events.on_train_end(logs)
         return self.state.history
 
@@ -192,6 +196,11 @@ class Trainer:
             batch_logs = self._running_logs()
             st.batch += 1
             self.events.on_batch_end(epoch, st.batch - 1, batch_logs)
+            if not (self._said_diverged or math.isfinite(batch_logs.get("loss", 0.0))):
+                self._said_diverged = True
+                self.say(f"Epoch {epoch + 1}, batch {st.batch}: the loss is "
+                         f"{batch_logs['loss']}: training diverged — lower the learning rate or "
+                         "set clipnorm (the TerminateOnNaN callback stops a run here)")
             if self.interrupt_signal is not None and st.batch < n_batches:
                 self._stop_on_signal(batch_logs)
         logs = self._running_logs()

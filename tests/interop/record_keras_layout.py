@@ -4,7 +4,9 @@ keras_3_15_layout.json (the test's expected values). Not a test; needs Keras:
     KERAS_BACKEND=torch python tests/interop/record_keras_layout.py   # in a venv with Keras
 
 Recorded with Keras 3.15.1 on the torch backend. Each model here is the Keras twin of the
-nntrain config of the same name in test_keras_layout.py.
+nntrain config of the same name in interop_models.MODELS; the twins from `transformer` on are
+exact (activations and arguments too), so test_keras_real.py also uses them as hand-written
+Keras models that must predict what nntrain predicts.
 """
 
 import json
@@ -56,6 +58,27 @@ def two_inputs():
     return keras.Model([i1, i2], L.Dense(4)(L.Add()([x1, x2])))
 
 
+def transformer():
+    inp = keras.Input((8, 6))
+    x = L.LayerNormalization(epsilon=1e-6)(L.Add()([inp, L.MultiHeadAttention(2, 3)(inp, inp)]))
+    f = L.Dense(6)(L.Dense(12, activation="relu")(x))
+    x = L.LayerNormalization(epsilon=1e-6)(L.Add()([x, f]))
+    return keras.Model(inp, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(x)))
+
+
+def attention():
+    target, source = keras.Input((6, 4), name="target"), keras.Input((5, 3), name="source")
+    image = keras.Input((3, 4, 2), name="image")
+    keys = L.Dense(2, name="keys")(source)
+    causal = L.MultiHeadAttention(2, 3, name="causal")(target, target, use_causal_mask=True)
+    cross = L.MultiHeadAttention(3, 2, value_dim=4, output_shape=5, use_bias=False,
+                                 name="cross")(causal, source, key=keys)
+    cross2 = L.MultiHeadAttention(1, 2, dropout=0.2, name="cross2")(cross, source)
+    pixels = L.MultiHeadAttention(2, 2, output_shape=(2, 3), name="pixels")(image, image)
+    x = L.Concatenate()([L.Flatten(name="f1")(cross2), L.Flatten(name="f2")(pixels)])
+    return keras.Model([target, source, image], L.Dense(2)(x))
+
+
 MODELS = {
     "mlp_bn": lambda: keras.Sequential([
         keras.Input((40,)), L.Dense(8), L.BatchNormalization(), L.Activation("relu"),
@@ -73,6 +96,36 @@ MODELS = {
         L.TimeDistributed(L.Dense(2, use_bias=False)), L.LayerNormalization(), L.PReLU(),
         L.Flatten(), L.Dense(2)]),
     "dag": dag,
+    "transformer": transformer,
+    "attention": attention,
+    "autoencoder": lambda: keras.Sequential([
+        keras.Input((12, 2)), L.Conv1D(4, 3, padding="same", activation="relu"),
+        L.MaxPooling1D(2), L.ZeroPadding1D((1, 2)), L.Cropping1D((2, 1)),
+        L.Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu"),
+        L.UpSampling1D(2),
+        L.ZeroPadding1D(), L.Conv1DTranspose(2, 4, strides=3, output_padding=1),
+        L.Conv1DTranspose(3, 3, dilation_rate=2, padding="same", use_bias=False),
+        L.Conv1DTranspose(2, 4, strides=2, padding="same", output_padding=1,
+                          activation="tanh"),
+        L.Cropping1D(3)]),
+    "decoder": lambda: keras.Sequential([
+        keras.Input((4, 4, 3)), L.Conv2DTranspose(4, 3, strides=2, padding="same"),
+        L.GroupNormalization(2), L.ZeroPadding2D(((1, 0), (2, 1))),
+        L.Cropping2D(((0, 1), (1, 2))), L.UpSampling2D((2, 1), interpolation="bilinear"),
+        L.Conv2DTranspose(2, (3, 2), strides=(1, 2), output_padding=(0, 1), use_bias=False),
+        L.GroupNormalization(-1, center=False, epsilon=0.01), L.UpSampling2D(),
+        L.ZeroPadding2D(1),
+        L.Cropping2D(2), L.Conv2D(2, 3), L.GlobalAveragePooling2D(), L.Dense(3)]),
+    "augment": lambda: keras.Sequential([
+        keras.Input((8, 8, 3)), L.RandomFlip(), L.RandomTranslation(0.2, 0.1),
+        L.RandomRotation(0.1, fill_mode="nearest"),
+        L.RandomZoom((-0.2, 0.1), interpolation="nearest"), L.RandomCrop(8, 8),
+        L.GaussianNoise(0.1), L.SpatialDropout2D(0.2), L.Conv2D(4, 3),
+        L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2),
+        L.GaussianDropout(0.1), L.AlphaDropout(0.1), L.Softmax(axis=(1, 2)),
+        L.Permute((3, 1, 2)), L.Reshape((4, 36)), L.SpatialDropout1D(0.1), L.Softmax(),
+        L.GlobalMaxPooling1D(), L.RepeatVector(3), L.Permute((2, 1)), L.Flatten(),
+        L.Dense(2)]),
     "two_inputs": two_inputs,
 }
 

@@ -1,6 +1,7 @@
 """Bad input to export / import-weights: one `error:` line naming the layer and the shapes,
 exit 2, nothing created or overwritten; `CheckpointError` / `ConfigError` in the library."""
 
+import re
 import sys
 
 import numpy as np
@@ -173,3 +174,44 @@ def test_a_scale_below_kerass_epsilon_is_refused():
     norm = Normalizer("standard", [np.zeros(6)], [np.array([1, 1, 5e-8, 1, 1, 1])])
     with pytest.raises(InputError, match="feature 2 has normalization scale 5e-08"):
         keras_model_config(mlp(3), model, norm)
+
+
+NO_KERAS = """\
+name: nk
+data: {path: s.npz, normalize: none}
+model:
+  input_shape: [5, 6]
+  layers:
+    - Dense: {units: 4}
+    - LAYER
+    - Flatten: {}
+    - Dense: {units: 3, activation: softmax}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+fit: {epochs: 1, batch_size: 8}
+"""
+
+
+@pytest.mark.parametrize("layer, kind, why", [
+    ("Maxout: {units: 3, pieces: 2}", "Maxout", "Keras 3 has no Maxout"),
+    ("PositionEmbedding: {sequence_length: 5}", "PositionEmbedding", "keras_hub's layer")])
+def test_a_layer_keras_lacks_is_refused_at_its_line(project, run_cli, layer, kind, why):
+    """Export in either format and import: one line naming the layer and why, exit 2, and
+    neither an output file nor a run directory."""
+    rng = np.random.default_rng(0)
+    np.savez(project / "s.npz", x_train=rng.normal(size=(8, 5, 6)).astype("float32"),
+             y_train=rng.integers(0, 3, 8))
+    (project / "nk.yaml").write_text(NO_KERAS.replace("LAYER", layer))
+    code, _, err = run_cli("fit", "nk.yaml", "--quiet")
+    assert code == 0, err
+    snake = "maxout" if kind == "Maxout" else "position_embedding"
+    expected = f"model.layers.1: layer '{snake}' ({kind}) has no one-to-one Keras counterpart: "
+    for fmt, out in (("keras", "m.weights.h5"), ("keras-config", "m.json")):
+        code, _, err = run_cli("export", "runs/nk", "--format", fmt, "--output", out)
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert re.search(r"runs/nk/config\.yaml:\d+: " + re.escape(expected), err), err
+        assert why in err
+        assert not (project / out).exists()
+    write(mlp(5, 3), project / "w.weights.h5")
+    code, _, err = run_cli("import-weights", "nk.yaml", "w.weights.h5", "--run-dir", "imp")
+    assert code == 2 and err.startswith("error: nk.yaml:7: " + expected), err
+    assert not (project / "imp").exists()

@@ -70,7 +70,43 @@ def test_the_weights_load_into_hand_built_keras_models(tmp_path):
         assert np.abs(keras_predict(kmodel, xn) - ours).max() <= TOLERANCE
 
 
-@pytest.mark.parametrize("name", ["bidirectional", "two_inputs", "dag"])
+@pytest.mark.parametrize("name", ["transformer", "attention", "autoencoder", "decoder", "augment"])
+def test_the_weights_load_into_the_hand_written_twins(name, tmp_path):
+    """record_keras_layout.py's exact twins of the newer zoo models, written with Keras's
+    own calls (``mha(q, v, key=k, use_causal_mask=True)``), take our file and predict the
+    same on the normalized data."""
+    from record_keras_layout import MODELS as TWINS
+    model, norm, weights, _, xs = export(name, tmp_path)
+    kmodel = TWINS[name]()
+    kmodel.load_weights(weights)
+    xn = norm.apply(xs)
+    assert np.abs(keras_predict(kmodel, xn) - model.predict(xn)).max() <= TOLERANCE
+
+
+def test_the_causal_mask_reaches_keras(tmp_path):
+    """use_causal_mask is a call argument in Keras: it is in the inbound node, and without it
+    Keras predicts something else (so the comparisons above would notice it missing)."""
+    model, norm, weights, config, xs = export("attention", tmp_path)
+    spec = json.loads(config.read_text())
+    causal, = (x for x in spec["config"]["layers"] if x["name"] == "causal")
+    assert causal["inbound_nodes"][0]["kwargs"] == {"use_causal_mask": True}
+    ours = model.predict(norm.apply(xs))
+    causal["inbound_nodes"][0]["kwargs"] = {}
+    kmodel = keras.models.model_from_json(json.dumps(spec))
+    kmodel.load_weights(weights)
+    assert np.abs(keras_predict(kmodel, xs) - ours).max() > 1e-3
+
+
+def test_kerass_random_crop_does_not_crop_at_inference():
+    """Why keras-config refuses a RandomCrop whose input is larger than its target: Keras
+    3.15 returns the image as it is at inference (nntrain takes the central window)."""
+    kmodel = keras.Sequential([keras.Input((10, 10, 1)), keras.layers.RandomCrop(8, 8)])
+    x = np.random.default_rng(0).normal(size=(2, 10, 10, 1)).astype("float32")
+    assert keras_predict(kmodel, [x]).shape == (2, 10, 10, 1)
+
+
+@pytest.mark.parametrize("name", ["bidirectional", "two_inputs", "dag", "transformer",
+                                  "attention"])
 def test_keras_writes_the_same_file(name, tmp_path):
     """Keras's own save_weights of the loaded model: the same groups and datasets as ours plus
     one empty group per Normalization layer (mean and variance live in the config)."""
@@ -84,7 +120,9 @@ def test_keras_writes_the_same_file(name, tmp_path):
     assert theirs == sorted(listing(weights) + extra)
 
 
-@pytest.mark.parametrize("name", ["mlp_bn", "rnn", "bidirectional", "misc", "two_inputs"])
+@pytest.mark.parametrize("name", ["mlp_bn", "rnn", "bidirectional", "misc", "two_inputs",
+                                  "transformer", "attention", "autoencoder", "decoder",
+                                  "augment"])
 def test_weights_saved_by_keras_import_into_nntrain(name, tmp_path):
     model, norm, _, config, xs = export(name, tmp_path)
     kmodel = keras.models.model_from_json(config.read_text())
