@@ -217,11 +217,11 @@ class GlobalAveragePooling1D(_GlobalPool):
         if mask is None:
             return super().forward(x, training)
         keep = np.asarray(mask, dtype=bool)[..., None]                    # (N, T, 1)
+        count = keep.sum(axis=1).astype(x.dtype)                         # (N, 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = keep / keep.sum(axis=1, keepdims=True).astype(x.dtype)  # 1/count or 0
-            y = np.where(keep, x, x.dtype.type(0)).sum(axis=1) / keep.sum(axis=1).astype(
-                x.dtype)
-        self._x_shape, self._share = x.shape, share.astype(x.dtype, copy=False)
+            y = np.where(keep, x, x.dtype.type(0)).sum(axis=1) / count
+            self._share = keep / count[:, None]                          # 1/count or 0
+        self._x_shape = x.shape
         return y[:, None, :] if self.keepdims else y
 
     def backward(self, dy):
