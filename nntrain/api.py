@@ -22,6 +22,8 @@ from nntrain.config import Config, fit_settings
 from nntrain.data import Dataset, Normalizer, Split, split_from_arrays, split_last
 from nntrain.data.weights import class_weight_map, class_weights
 from nntrain.errors import CheckpointError, ConfigError
+from nntrain.losses import masked_weights
+from nntrain.metrics import update_all
 from nntrain.training import checkpoint as ckpt
 from nntrain.training import launch
 from nntrain.training.assembly import (TrainingRun, compiled_parts, config_dataset,
@@ -314,7 +316,8 @@ class Model:
         self._need_compiled()
         xs, yb, w = self._batch(x, y, sample_weight)
         out = self.network.forward(xs, training=False)
-        loss = float(self.loss(yb, out, w)) + self.network.regularization_loss()
+        loss = float(self.loss(yb, out, masked_weights(w, self.network.output_mask))) \
+            + self.network.regularization_loss()
         return self._batch_logs(loss, yb, out, w, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
@@ -332,8 +335,8 @@ class Model:
         logs = {"loss": float(loss)}
         for m in self.metrics:
             m.reset()
-            m.update(y, out, sample_weight if m.weighted else None)
-            logs[m.name] = float(m.result())
+        update_all(self.metrics, y, out, sample_weight, self.network.output_mask)
+        logs.update({m.name: float(m.result()) for m in self.metrics})
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())

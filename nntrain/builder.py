@@ -76,6 +76,7 @@ def _build(model_cfg: dict, dtype, rng) -> tuple[Network, list[str]]:
     if not isinstance(layers_cfg, list) or not layers_cfg:
         raise ConfigError("expected a non-empty list of layers", key="model.layers")
     shapes: dict[str, tuple] = dict(input_shapes)   # name → per-sample output shape
+    masked = {name: False for name in input_shapes}  # name → whether it carries a mask
     counters: dict[str, int] = {}
     nodes: list[Node] = []
     keys: list[str] = []
@@ -99,19 +100,22 @@ def _build(model_cfg: dict, dtype, rng) -> tuple[Network, list[str]]:
                 raise ConfigError(f"{type(layer).__name__} merges several inputs; name them with "
                                   f"inputs: [a, b]", key=f"{key}.inputs")
             in_shape = [shapes[s] for s in sources]
+            in_masked = [masked[s] for s in sources]
         else:
             if len(sources) != 1:
                 raise ConfigError(f"{type(layer).__name__} takes one input, received "
                                   f"{sources}", key=f"{key}.inputs")
             in_shape = shapes[sources[0]]
+            in_masked = masked[sources[0]]
         layer.dtype = dtype
         try:
             out_shape = tuple(layer.compute_output_shape(in_shape))
             layer.build(in_shape, rng)
+            masked[layer.name] = bool(layer.output_masked(in_masked))
         except InputError as e:
             raise e.prefixed(key) from None
         shapes[layer.name] = out_shape
-        nodes.append(Node(layer, sources, in_shape, out_shape))
+        nodes.append(Node(layer, sources, in_shape, out_shape, masked[layer.name]))
         keys.append(key)
         previous = layer.name
     output = model_cfg.get("outputs", previous)

@@ -41,12 +41,13 @@ def numeric_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -
 
 
 def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: bool = False,
-                inputs=None, eps: float = 1e-6) -> dict[str, float]:
+                inputs=None, eps: float = 1e-6, mask=None) -> dict[str, float]:
     """Build `layer` in float64 and compare every parameter gradient and the input gradient(s)
     with finite differences of ``sum(forward(x) * R)`` for a fixed random R.
 
     `input_shape` is the per-sample shape (a list of shapes for multi-input layers); `inputs`
-    may give the batch explicitly (e.g. integer ids for Embedding, which get no input gradient).
+    may give the batch explicitly (e.g. integer ids for Embedding, which get no input gradient),
+    `mask` the input's mask for a layer that takes one (a list for several inputs).
     Returns ``{"input": err, "<param>": err, ...}`` (``input_0``, ``input_1`` for several).
     Random streams (dropout) are re-seeded before every forward pass so masks repeat.
     """
@@ -65,7 +66,10 @@ def check_layer(layer, input_shape, *, batch: int = 3, seed: int = 0, training: 
     def run():
         layer.rng = np.random.default_rng(seed + 2)
         layer.backprop = True               # backward follows, in either mode
-        return layer.forward(inputs if multi else inputs[0], training=training)
+        x = inputs if multi else inputs[0]
+        if mask is not None:
+            return layer.forward(x, training=training, mask=mask)
+        return layer.forward(x, training=training)
 
     y = run()
     y_list = y if isinstance(y, list) else [y]
@@ -138,6 +142,7 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
     rounding grows as 1/eps, truncation as eps**2. Returns rows
     ``{"layer", "param", "rel_error", "entries"}``.
     """
+    from nntrain.losses import masked_weights
     from nntrain.training.step import forward_backward
 
     model.set_dtype(np.float64)
@@ -152,7 +157,8 @@ def check_model(model, loss, *, batch: int = 4, seed: int = 0, max_entries: int 
     def value() -> float:
         reseed()
         out = model.forward(xs, training=True)
-        return float(loss(y, out, sample_weight)) + model.regularization_loss()
+        w = masked_weights(sample_weight, model.output_mask)
+        return float(loss(y, out, w)) + model.regularization_loss()
 
     reseed()
     f0, _, input_grads = forward_backward(model, loss, xs, y, training=True,

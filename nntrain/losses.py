@@ -86,15 +86,40 @@ def _mean(values: np.ndarray) -> float:
 
 
 def weigh(values: np.ndarray, sample_weight) -> np.ndarray:
-    """`values` of shape (n, ...) times per-sample weights (n,), broadcast over the trailing
-    axes, in `values`' dtype; `values` itself when there are no weights. Applied to the
-    per-position losses it gives Keras's weighted ``sum_over_batch_size`` (sum(w l) / positions,
-    not / sum(w)); applied to a loss gradient, the gradient of that weighted loss (each row of
-    y_pred enters only its own sample's loss)."""
+    """`values` of shape (n, ...) times per-sample weights (n,), or per-position weights
+    (n, T) (a sequence output's, a mask's), broadcast over the trailing axes, in `values`'
+    dtype; `values` itself when there are no weights. Applied to the per-position losses it
+    gives Keras's weighted ``sum_over_batch_size`` (sum(w l) / positions, not / sum(w));
+    applied to a loss gradient, the gradient of that weighted loss (each row of y_pred enters
+    only its own positions' losses)."""
     if sample_weight is None:
         return values
-    w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
-    return values * w
+    w = np.asarray(sample_weight, dtype=values.dtype)
+    while w.ndim > max(values.ndim, 1) and w.shape[-1] == 1:
+        w = w[..., 0]
+    return values * w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
+
+
+def masked_weights(sample_weight, mask):
+    """Keras's ``apply_mask`` for the loss: the output's mask (n, T) bool folded into the
+    sample weights (n,) or (n, T), so that the loss becomes sum(w l) / (unmasked positions):
+    unmasked positions weigh ``positions / unmasked``, masked ones 0 (all 0 when nothing is
+    unmasked). Without a mask, `sample_weight` unchanged."""
+    if mask is None:
+        return sample_weight
+    mask = np.asarray(mask, dtype=bool)
+    valid = int(mask.sum())
+    w = np.where(mask, mask.size / valid if valid else 0.0, 0.0)
+    return w if sample_weight is None else weigh(w, sample_weight)
+
+
+def metric_weights(sample_weight, mask):
+    """Keras's ``apply_mask`` for the mean metrics: the output's mask (n, T) as 0/1 weights,
+    times the sample weights when given."""
+    if mask is None:
+        return sample_weight
+    w = np.asarray(mask, dtype=np.float64)
+    return w if sample_weight is None else weigh(w, sample_weight)
 
 
 # -- the losses -----------------------------------------------------------------------------

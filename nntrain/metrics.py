@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from nntrain import validate
-from nntrain.losses import LOSSES, Loss, class_ids, match_labels
+from nntrain.losses import LOSSES, Loss, class_ids, match_labels, metric_weights
 from nntrain.registry import Registry
 
 
@@ -96,6 +96,7 @@ class Metric:
     name = ""
     direction = "up"
     weighted = False
+    uses_mask = False   # Keras: only the mean metrics (MeanMetricWrapper) read the output's mask
 
     def reset(self) -> None:
         raise NotImplementedError
@@ -130,6 +131,7 @@ class MeanMetric(Metric):
     (Keras's ``MeanMetricWrapper``)."""
 
     VARIABLES = ("total", "count")
+    uses_mask = True
 
     def __init__(self, name: str, fn: Callable | None, direction: str):
         self.name = name
@@ -206,6 +208,15 @@ class Accuracy(MeanMetric):
         if len(true_shape) < len(pred_shape) or true_shape[-1] == 1:
             return sparse_categorical_accuracy
         return categorical_accuracy
+
+
+def update_all(metrics, y_true, y_pred, sample_weight=None, mask=None) -> None:
+    """Add one batch to every metric as Keras's compiled metrics see it: only the `weighted`
+    ones get the sample weights, and the mean metrics also weigh the positions of a masked
+    output by its mask (n, T) (the confusion-count metrics ignore it, as Keras's do)."""
+    for m in metrics:
+        w = sample_weight if m.weighted else None
+        m.update(y_true, y_pred, metric_weights(w, mask) if m.uses_mask else w)
 
 
 # -- lookup from the config -----------------------------------------------------------------

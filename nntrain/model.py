@@ -5,7 +5,9 @@ one of these.
 
 forward(inputs) runs the layers in order and returns the output layer's output; backward(dy)
 runs them in reverse, summing gradients where an output feeds several layers, and returns the
-gradients of the inputs. Weights are addressed as ``"<layer>/<param>"`` everywhere (optimizer,
+gradients of the inputs. Masks (Keras's, from Masking or ``Embedding(mask_zero)``) travel
+beside the outputs that carry one (`Node.masked`, decided by the builder); `output_mask` is the
+output's mask of the last forward pass, which the loss and metrics fold into the weights. Weights are addressed as ``"<layer>/<param>"`` everywhere (optimizer,
 checkpoints, gradcheck).
 """
 
@@ -25,6 +27,7 @@ class Node:
     inputs: list[str]          # names of model inputs or earlier layers
     input_shape: object        # per-sample shape (a list of shapes for multi-input layers)
     output_shape: tuple
+    masked: bool = False       # the output carries a mask (Layer.output_masked)
 
 
 class Network:
@@ -39,6 +42,7 @@ class Network:
         self._needed = self._ancestors(output)
         self._activity_loss = 0.0
         self._activity_outputs: dict[str, np.ndarray] = {}
+        self.output_mask: np.ndarray | None = None
 
     # -- structure --------------------------------------------------------------------------
     @property
@@ -122,19 +126,30 @@ class Network:
         for n in self.nodes:
             n.layer.backprop = backprop
         values = dict(zip(self.input_names, inputs))
+        masks: dict[str, np.ndarray] = {}
         self._activity_loss = 0.0
         self._activity_outputs = {}
         for n in self.nodes:
-            if n.layer.name not in self._needed:
+            layer = n.layer
+            if layer.name not in self._needed:
                 continue
-            x = [values[i] for i in n.inputs] if n.layer.multi_input else values[n.inputs[0]]
-            y = n.layer.forward(x, training=training)
-            if n.layer.activity_regularizer is not None:  # Keras 3: the plain penalty of y
-                self._activity_loss += n.layer.activity_regularizer.penalty(y)
-                self._activity_outputs[n.layer.name] = y
-            values[n.layer.name] = y
+            multi = layer.multi_input
+            x = [values[i] for i in n.inputs] if multi else values[n.inputs[0]]
+            if layer.takes_mask or n.masked:
+                mask = [masks.get(i) for i in n.inputs] if multi else masks.get(n.inputs[0])
+            if layer.takes_mask:
+                y = layer.forward(x, training=training, mask=mask)
+            else:
+                y = layer.forward(x, training=training)
+            if n.masked:
+                masks[layer.name] = layer.compute_mask(x, mask)
+            if layer.activity_regularizer is not None:  # Keras 3: the plain penalty of y
+                self._activity_loss += layer.activity_regularizer.penalty(y)
+                self._activity_outputs[layer.name] = y
+            values[layer.name] = y
             if record is not None:
-                record[n.layer.name] = y
+                record[layer.name] = y
+        self.output_mask = masks.get(self.output)
         return values[self.output]
 
     def fuses_with(self, loss) -> bool:

@@ -1,7 +1,9 @@
 """What `nntrain summary` reports about a model, as plain data (the CLI renders it).
 
 Counts follow Keras's ``model.summary()``; beyond Keras: parameter memory, activation memory per
-sample (every layer output kept for backprop) and forward FLOPs per sample.
+sample (every layer output kept for backprop), forward FLOPs per sample, and where masks go:
+which outputs carry one (``masked``) and which layers drop the mask they receive
+(``mask_dropped``: no masking support, where Keras warns).
 """
 
 from __future__ import annotations
@@ -29,13 +31,18 @@ def model_summary(model: Network) -> dict:
                          "params": 0, "trainable_params": 0, "non_trainable_params": 0,
                          "flops": 0, "connected_to": []})
     total_t = total_n = flops = 0
+    masked = {n.layer.name: n.masked for n in model.nodes}
     for n in model.nodes:
         t, nt = n.layer.count_params()
         f = int(n.layer.flops(n.input_shape))
-        rows.append({"name": n.layer.name, "type": type(n.layer).__name__,
+        layer = n.layer
+        receives = any(masked.get(i, False) for i in n.inputs)
+        rows.append({"name": layer.name, "type": type(layer).__name__,
                      "output_shape": _keras_shape(n.output_shape), "params": t + nt,
                      "trainable_params": t, "non_trainable_params": nt, "flops": f,
-                     "connected_to": list(n.inputs)})
+                     "connected_to": list(n.inputs), "masked": n.masked,
+                     "mask_dropped": receives and not (layer.supports_masking
+                                                       or layer.takes_mask)})
         total_t, total_n, flops = total_t + t, total_n + nt, flops + f
     return {
         "layers": rows,

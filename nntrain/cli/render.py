@@ -61,6 +61,12 @@ def print_summary(console: Console, summary: dict, title: str) -> None:
     console.print(f" Activation memory per sample: "
                   f"{_bytes(summary['activation_bytes_per_sample'])}")
     console.print(f" Forward FLOPs per sample: {_flops(summary['flops_per_sample'])}")
+    carried = [r["name"] for r in summary["layers"] if r.get("masked")]
+    dropped = [r["name"] for r in summary["layers"] if r.get("mask_dropped")]
+    if carried:
+        console.print(f" Mask carried by: {', '.join(carried)}")
+    if dropped:
+        console.print(f" Mask dropped by: {', '.join(dropped)} (no masking support)")
 
 
 def print_gradcheck(console: Console, rows: list[dict], tolerance: float) -> None:

@@ -78,22 +78,27 @@ def labels(y: np.ndarray, kind: str, output_shape: tuple[int, ...], dtype, *, wh
     """Labels in the form the loss wants.
 
     sparse: class ids, (n,) or (n, 1) -> int64 (n,); onehot: class ids are converted, or a
-    (n, k) array is kept -> dtype (n, k); dense: shaped like the output -> dtype.
+    (n, k) array is kept -> dtype (n, k); dense: shaped like the output -> dtype. A sequence
+    output (T, k) takes one label per position: ids (n, T) (or (n, T, 1)), one-hot (n, T, k).
     """
     k = int(output_shape[-1]) if output_shape else 1
-    ids = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k != 1)
+    positions = tuple(int(d) for d in output_shape[:-1])
+    ids = y.shape[1:] == positions or (y.shape[1:] == positions + (1,) and k != 1)
+    dims = "".join(f", {d}" for d in positions)
     if kind == "sparse":
         if not ids:
+            per = "position" if positions else "sample"
             raise DataError(f"{what} has shape {list(y.shape)}; sparse labels are one class id "
-                            f"per sample, shape [n] or [n, 1]", key=key)
-        return class_ids(y.reshape(-1), k, what=what, key=key)
+                            f"per {per}, shape [n{dims}] or [n{dims}, 1]", key=key)
+        return class_ids(y.reshape(-1), k, what=what, key=key).reshape(len(y), *positions)
     if kind == "onehot":
         if ids:
-            ids_ = class_ids(y.reshape(-1), k, what=what, key=key)
+            ids_ = class_ids(y.reshape(-1), k, what=what, key=key).reshape(len(y), *positions)
             return np.eye(k, dtype=dtype)[ids_]
-        if y.ndim != 2 or y.shape[1] != k:
+        if y.shape[1:] != positions + (k,):
             raise DataError(f"{what} has shape {list(y.shape)}; one-hot labels for {k} classes "
-                            f"need shape [n, {k}] (or class ids, shape [n])", key=key)
+                            f"need shape [n{dims}, {k}] (or class ids, shape [n{dims}])",
+                            key=key)
         return np.asarray(y, dtype=dtype)
     if kind == "dense":
         y = match_shape(y, tuple(output_shape), what=what, key=key)

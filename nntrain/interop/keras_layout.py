@@ -99,6 +99,7 @@ KERAS_LAYERS: dict[str, KerasLayer] = {
     "TimeDistributed": KerasLayer(wraps=(("layer", "layer", ""),)),
     **{name: _NO_WEIGHTS for name in (
         "Activation", "Dropout", "Flatten", "Reshape", "LeakyReLU", "ELU", "ReLU", "Softmax",
+        "Masking",
         "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
         "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
         "GlobalAveragePooling2D",

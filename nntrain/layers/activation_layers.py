@@ -14,6 +14,8 @@ from nntrain.layers.base import Layer, check_initializer, check_regularizer, reg
 class LeakyReLU(Layer):
     """``x if x >= 0 else negative_slope * x`` (Keras 3 name; `alpha` is its deprecated alias)."""
 
+    supports_masking = True
+
     def __init__(self, negative_slope=0.3, alpha=None, **base):
         if alpha is not None:
             negative_slope = alpha
@@ -38,6 +40,8 @@ class LeakyReLU(Layer):
 class PReLU(Layer):
     """``x if x >= 0 else alpha * x`` with a learned `alpha` shaped like one sample, except size
     1 along `shared_axes` (numbered as in Keras: 1 is the first axis after the batch)."""
+
+    supports_masking = True
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, shared_axes=None,
                  **base):
@@ -85,6 +89,8 @@ class PReLU(Layer):
 class ELU(Layer):
     """``x if x > 0 else alpha * (exp(x) - 1)``."""
 
+    supports_masking = True
+
     def __init__(self, alpha=1.0, **base):
         super().__init__(**base)
         self.alpha = validate.number("alpha", alpha)
@@ -113,6 +119,8 @@ class ReLU(Layer):
     ``x`` above `threshold` (0 below), capped at `max_value`, plus
     ``negative_slope * (x - threshold)`` below the threshold. The defaults are plain relu;
     ``max_value: 6`` is relu6."""
+
+    supports_masking = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **base):
         super().__init__(**base)
@@ -153,7 +161,8 @@ class Softmax(Layer):
     """Softmax over `axis`: an int or a list of axes (1 is the first axis after the batch).
 
     Over the last axis alone (the default, -1) it is the softmax activation, so a
-    cross-entropy loss after it gets the fused gradient."""
+    cross-entropy loss after it gets the fused gradient. A masked input is refused: Keras
+    would apply its (batch, steps) mask along the softmax axis (an error there too)."""
 
     def __init__(self, axis=-1, **base):
         super().__init__(**base)
@@ -166,6 +175,13 @@ class Softmax(Layer):
         self._axes = tuple(axes)
         self.activation_last = self._axes == (-1,)
         self.activation = activations.get("softmax")
+
+    def output_masked(self, input_masked) -> bool:
+        if input_masked:
+            raise ConfigError("Softmax cannot take its input's mask (Keras applies a mask "
+                              "along the softmax axis); use Activation: softmax, or "
+                              "Dense(activation: softmax), which pass the mask on")
+        return False
 
     def compute_output_shape(self, input_shape):
         rank = len(input_shape) + 1

@@ -119,6 +119,13 @@ class MultiHeadAttention(Layer):
                 f"features, {list(range(1, rank - 1))} here) is supported, received "
                 f"{list(self.attention_axes)}", key="attention_axes")
 
+    def output_masked(self, input_masked) -> bool:
+        if any(input_masked):
+            raise ConfigError("MultiHeadAttention does not take masks here (Keras turns the "
+                              "query and value masks into an attention mask); remove the mask "
+                              "before it (Embedding mask_zero, Masking)")
+        return False
+
     def compute_output_shape(self, input_shape):
         q, _, _ = self._shapes(input_shape)
         self._check_axes(len(q) + 1)

@@ -15,6 +15,13 @@ When the network needs no gradient of a layer's input (a first layer, fed by the
 Layers with several inputs (merges) set ``multi_input = True``; they take and return lists.
 ``fewest_inputs`` is the least a multi-input layer takes (merges: 2; MultiHeadAttention: 1, a
 list of one for self-attention).
+
+Masks (Keras's ``_keras_mask``): a boolean array beside a layer's output, True at the positions
+(time steps) that count, shape ``output.shape[:-1]`` ((N, T) for sequences). Whether an output
+carries one is known from the config (`output_masked`, asked by the builder); the network then
+computes it with `compute_mask` and hands it to the layers that take it (``takes_mask``: their
+``forward(x, training, mask=...)`` gets the input's mask, a list for several inputs). A layer
+that does not support masking drops the mask, as Keras 3 does (Keras also warns).
 """
 
 from __future__ import annotations
@@ -108,6 +115,10 @@ class Layer:
     # Set by the model before forward: whether a backward pass follows (True), or not (False);
     # None: only a training pass keeps what backward needs. See `keeps_cache`.
     backprop: bool | None = None
+    # Keras's `supports_masking`: a per-position layer passes its input's mask on unchanged.
+    supports_masking = False
+    # Whether `forward` takes the input's mask (``mask=``; None when the input has none).
+    takes_mask = False
 
     def __init__(self, name: str | None = None, trainable: bool = True,
                  activity_regularizer=None):
@@ -170,6 +181,17 @@ class Layer:
 
     def forward(self, x, training: bool = False):
         raise NotImplementedError
+
+    def output_masked(self, input_masked) -> bool:
+        """Whether the output carries a mask, given whether the input does (a list of bools for
+        several inputs): what the config decides, before any data. Raises a ConfigError where
+        Keras would refuse the mask."""
+        return self.supports_masking and bool(input_masked)
+
+    def compute_mask(self, x, mask):
+        """The output's mask from the input x and its mask (Keras's ``compute_mask``); only
+        asked when `output_masked` said yes."""
+        return mask
 
     def backward(self, dy):
         """dL/d(input) from dL/d(output); a layer with `activation_last` goes through its

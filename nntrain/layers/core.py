@@ -20,6 +20,7 @@ class Dense(Layer):
     """
 
     activation_last = True
+    supports_masking = True    # a per-position layer: the mask passes on (Keras)
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -80,6 +81,7 @@ class Activation(Layer):
     """Applies an activation function; no weights."""
 
     activation_last = True
+    supports_masking = True
 
     def __init__(self, activation, **base):
         super().__init__(**base)
@@ -101,6 +103,8 @@ class Activation(Layer):
 class Dropout(Layer):
     """Inverted dropout (Keras): in training, zero a fraction `rate` and scale the rest by
     1/(1-rate); at inference, the identity. `noise_shape` is not supported."""
+
+    supports_masking = True
 
     def __init__(self, rate, seed=None, **base):
         super().__init__(**base)

@@ -15,7 +15,9 @@ class Embedding(Layer):
     """A learned vector of `output_dim` numbers for each integer id in [0, input_dim).
 
     ids : (batch, ...) integers → (batch, ..., output_dim). The ids get no gradient; backward
-    scatters dy into the rows they picked.
+    scatters dy into the rows they picked. With `mask_zero` id 0 is padding: the output carries
+    the mask ``ids != 0``, (batch, ...), and as in Keras id 0 still has its row, so `input_dim`
+    counts it (vocabulary size + 1).
     """
 
     integer_input = True
@@ -29,11 +31,7 @@ class Embedding(Layer):
                                                         "embeddings_initializer")
         self.embeddings_regularizer = check_regularizer(embeddings_regularizer,
                                                         "embeddings_regularizer")
-        if validate.boolean("mask_zero", mask_zero):
-            raise ConfigError("mask_zero=true is not supported: nntrain has no masking, so id 0 "
-                              "would be embedded like any other id; use mask_zero: false",
-                              key="mask_zero")
-        self.mask_zero = False
+        self.mask_zero = validate.boolean("mask_zero", mask_zero)
 
     def build(self, input_shape, rng):
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
@@ -42,6 +40,12 @@ class Embedding(Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
+
+    def output_masked(self, input_masked) -> bool:
+        return self.mask_zero
+
+    def compute_mask(self, x, mask):
+        return np.asarray(x) != 0
 
     def _ids(self, x: np.ndarray) -> np.ndarray:
         """Integer ids from x, checked against [0, input_dim) (floats must be whole numbers)."""

@@ -26,7 +26,9 @@ class Maxout(Layer):
 
     x : (batch, ..., in) → (batch, ..., units), with
     ``y[u] = max over p of (x @ kernel + bias)[u * pieces + p]``; the gradient goes to the piece
-    that won (the first on ties)."""
+    that won (the first on ties). Keras has no Maxout; like Dense, it passes a mask on."""
+
+    supports_masking = True
 
     def __init__(self, units, pieces=2, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,

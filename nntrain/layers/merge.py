@@ -6,6 +6,11 @@ list of per-sample shapes, ``forward`` a list of arrays, and ``backward(dy)`` re
 input gradients. Element-wise merges want inputs of equal shape (Keras's broadcasting of
 size-1 axes is not supported); `axis` / `axes` count the batch axis as Keras does (``axis=1`` is
 the first per-sample axis, ``-1`` the last).
+
+Masks as Keras 3 combines them: an element-wise merge's output is masked when every input is,
+with the OR of their masks; Maximum and Minimum leave masked inputs out of the comparison and
+Multiply treats them as 1 (zeros where no input counts). Concatenate concatenates the masks
+(all True for an unmasked input) and ORs over the last axis; Dot's output has no mask.
 """
 
 from __future__ import annotations
@@ -24,11 +29,26 @@ def _describe(shapes) -> str:
     return ", ".join(f"{list(s)} (input {i})" for i, s in enumerate(shapes))
 
 
+def _keeps(x, mask) -> list | None:
+    """Each input's mask broadcastable against it, (N, ..., 1) bool (None for an input without
+    one); None when no input has a mask."""
+    if mask is None or all(m is None for m in mask):
+        return None
+    return [None if m is None else np.asarray(m, dtype=bool)[..., None] for m in mask]
+
+
 class Merge(Layer):
     """Element-wise merge of n inputs of equal shape, (N, ...) each → (N, ...)."""
 
     multi_input = True
     min_inputs, max_inputs = 1, None
+    supports_masking = True
+
+    def output_masked(self, input_masked) -> bool:
+        return all(input_masked)
+
+    def compute_mask(self, x, mask):
+        return np.logical_or.reduce([np.asarray(m, dtype=bool) for m in mask])
 
     def _check_count(self, shapes) -> list[tuple[int, ...]]:
         if not isinstance(shapes, (list, tuple)) or not shapes or not all(
@@ -85,22 +105,35 @@ class Subtract(Merge):
 
 @register
 class Multiply(Merge):
-    """Element-wise product of the inputs."""
+    """Element-wise product of the inputs (masked entries count as 1; where no input counts,
+    0 when every input has a mask)."""
 
-    def forward(self, x, training=False):
-        self._x = x
+    takes_mask = True
+
+    def forward(self, x, training=False, mask=None):
+        keeps, self._out_keep = _keeps(x, mask), None
+        if keeps is not None:
+            x = [xi if k is None else np.where(k, xi, xi.dtype.type(1)) for xi, k in
+                 zip(x, keeps)]
+            if all(k is not None for k in keeps):
+                self._out_keep = np.logical_or.reduce(keeps)
+        self._x, self._keeps = x, keeps
         out = x[0].copy()
         for xi in x[1:]:
             out *= xi
-        return out
+        return out if self._out_keep is None else np.where(self._out_keep, out, 0)
 
     def backward(self, dy):
+        if self._out_keep is not None:
+            dy = np.where(self._out_keep, dy, 0)
         grads = []
         for i in range(len(self._x)):
             g = dy.copy()
             for j, xj in enumerate(self._x):
                 if j != i:
                     g *= xj
+            if self._keeps is not None and self._keeps[i] is not None:
+                g = np.where(self._keeps[i], g, 0)
             grads.append(g)
         return grads
 
@@ -118,13 +151,23 @@ class Average(Merge):
 
 
 class _Extremum(Merge):
-    """Element-wise max/min; the gradient goes to the input that won (the first on ties)."""
+    """Element-wise max/min; the gradient goes to the input that won (the first on ties).
+    Masked entries take no part (where no input counts, the first input's value)."""
 
     pick = staticmethod(np.argmax)
+    takes_mask = True
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         stacked = np.stack(x)
-        self._winner = self.pick(stacked, axis=0)
+        keeps = _keeps(x, mask)
+        if keeps is None:
+            self._winner = self.pick(stacked, axis=0)
+        else:
+            valid = np.stack([np.ones(xi.shape[:-1] + (1,), dtype=bool) if k is None else k
+                              for xi, k in zip(x, keeps)])
+            out_of_play = -np.inf if self.pick is np.argmax else np.inf
+            winner = self.pick(np.where(valid, stacked, out_of_play), axis=0)
+            self._winner = np.where(valid.any(axis=0), winner, 0)
         self._n = len(x)
         return np.take_along_axis(stacked, self._winner[None], axis=0)[0]
 
@@ -185,6 +228,18 @@ class Concatenate(Merge):
                               f"axis but the concatenation axis, received {_describe(shapes)}")
         return (*shapes[0][:ax], sum(s[ax] for s in shapes), *shapes[0][ax + 1:])
 
+    def output_masked(self, input_masked) -> bool:
+        return any(input_masked)
+
+    def compute_mask(self, x, mask):
+        """Keras's: the masks (all True for an unmasked input), broadcast to the inputs,
+        concatenated along `axis`, then OR over the last axis."""
+        ax = _sample_axis(self, self.axis, x[0].ndim - 1) + 1
+        full = [np.ones(xi.shape, dtype=bool) if m is None else
+                np.broadcast_to(np.asarray(m, dtype=bool)[..., None], xi.shape)
+                for xi, m in zip(x, mask)]
+        return np.concatenate(full, axis=ax).any(axis=-1)
+
     def forward(self, x, training=False):
         self._ax = _sample_axis(self, self.axis, x[0].ndim - 1) + 1
         self._sizes = [xi.shape[self._ax] for xi in x]
@@ -208,6 +263,9 @@ class Dot(Merge):
 
     min_inputs = max_inputs = 2
     EPSILON = 1e-7  # Keras's backend.epsilon(): lower bound of the norm
+
+    def output_masked(self, input_masked) -> bool:
+        return False    # Keras's Dot.compute_mask: None
 
     def __init__(self, axes, normalize=False, **base):
         super().__init__(**base)

@@ -22,6 +22,8 @@ class _Noise(Layer):
     """Shape-preserving; forward stores the factor that backward multiplies by (None: the
     identity)."""
 
+    supports_masking = True    # Keras's dropout and noise layers pass the mask on
+
     def forward(self, x, training=False):
         self._factor = None
         if not training or not self._active():

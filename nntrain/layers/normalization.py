@@ -73,8 +73,13 @@ class BatchNormalization(_Norm):
     x : (batch, ..., C) → same shape. Weights in Keras's order: gamma, beta (trainable),
     moving_mean, moving_variance (non-trainable). Training uses the batch statistics and updates
     ``moving = moving * momentum + batch * (1 - momentum)`` (biased batch variance, as Keras 3);
-    inference, or a non-trainable layer, uses the moving statistics.
+    inference, or a non-trainable layer, uses the moving statistics. With a mask (batch, ...)
+    the batch statistics are over the unmasked positions only, divided by their count + 1e-7
+    (Keras's masked moments); every position is normalized, and the mask passes on.
     """
+
+    supports_masking = takes_mask = True
+    MASK_EPSILON = 1e-7    # Keras's backend.epsilon() in its masked moments
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -97,11 +102,15 @@ class BatchNormalization(_Norm):
                         trainable=False)
         super().build(input_shape, rng)
 
-    def forward(self, x, training=False):
-        """x : (N, ..., C) → (N, ..., C)."""
+    def forward(self, x, training=False, mask=None):
+        """x : (N, ..., C), mask (N, ...) or None → (N, ..., C)."""
         x2 = x.reshape(-1, x.shape[-1])
         self._batch_stats = bool(training and self.trainable)
-        if self._batch_stats:
+        self._w = None
+        if self._batch_stats and mask is not None:
+            mean, xhat, var = self._masked_moments(x2, mask)
+            self._update_moving(mean, var)
+        elif self._batch_stats:
             rows = x.dtype.type(x2.shape[0])
             mean = x2.sum(axis=0) / rows
             xhat = x2 - mean
@@ -114,6 +123,20 @@ class BatchNormalization(_Norm):
         xhat *= self._inv
         self._xhat = xhat
         return self._affine(xhat).reshape(x.shape)
+
+    def _masked_moments(self, x2, mask):
+        """Mean and variance over the rows of x2 (rows, C) that the mask keeps, and x2 - mean;
+        keeps the row weights w (rows, 1), their sum S (+ 1e-7) and sum(w (x - mean)) / S
+        for backward."""
+        dtype = x2.dtype.type
+        w = np.asarray(mask, dtype=bool).reshape(-1, 1).astype(x2.dtype)
+        total = w.sum(dtype=x2.dtype) + dtype(self.MASK_EPSILON)
+        mean = np.where(w > 0, x2, dtype(0)).sum(axis=0) / total
+        xc = x2 - mean
+        dev = xc * w
+        var = np.einsum("ij,ij->j", dev, dev) / total
+        self._w, self._total, self._offset = w, total, dev.sum(axis=0) / total
+        return mean, xc, var
 
     def _update_moving(self, mean, var) -> None:
         """In place, so anything holding the arrays (checkpoints, the model) sees the update."""
@@ -137,6 +160,14 @@ class BatchNormalization(_Norm):
         k = self._inv * self.params["gamma"] if self.scale else self._inv
         if not self._batch_stats:
             return (dy2 * k).reshape(shape)
+        if self._w is not None:    # masked moments: only kept rows move the statistics
+            dx = self._xhat - self._offset * self._inv
+            dx *= dgamma
+            dx += dbeta
+            dx *= self._w / self._total
+            np.subtract(dy2, dx, out=dx)
+            dx *= k
+            return dx.reshape(shape)
         rows = dy.dtype.type(dy2.shape[0])
         dx = self._xhat * (dgamma / rows)
         dx += dbeta / rows
@@ -152,6 +183,8 @@ class BatchNormalization(_Norm):
 class LayerNormalization(_Norm):
     """Normalize each sample over its last axis: x : (batch, ..., C) → same shape; gamma, beta
     (C,)."""
+
+    supports_masking = True
 
     def build(self, input_shape, rng):
         self.compute_output_shape(input_shape)
@@ -192,6 +225,8 @@ class GroupNormalization(_Norm):
 
     x : (batch, ..., C) → same shape; gamma, beta (C,). C must be a multiple of groups.
     """
+
+    supports_masking = True    # as Keras: the mask passes on, the statistics ignore it
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,

@@ -206,9 +206,29 @@ class GlobalMaxPooling2D(_GlobalPool):
 
 @register
 class GlobalAveragePooling1D(_GlobalPool):
-    """Mean over steps: (batch, steps, C) → (batch, C)."""
+    """Mean over steps: (batch, steps, C) → (batch, C). With a mask (batch, steps), the mean
+    of the unmasked steps, as Keras: a fully masked sequence gives 0/0 = NaN there too."""
 
     rank, mode = 1, "avg"
+    takes_mask = True
+
+    def forward(self, x, training=False, mask=None):
+        self._share = None
+        if mask is None:
+            return super().forward(x, training)
+        keep = np.asarray(mask, dtype=bool)[..., None]                    # (N, T, 1)
+        count = keep.sum(axis=1).astype(x.dtype)                         # (N, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.where(keep, x, x.dtype.type(0)).sum(axis=1) / count
+            self._share = keep / count[:, None]                          # 1/count or 0
+        self._x_shape = x.shape
+        return y[:, None, :] if self.keepdims else y
+
+    def backward(self, dy):
+        if self._share is None:
+            return super().backward(dy)
+        n, c = self._x_shape[0], self._x_shape[-1]
+        return dy.reshape(n, 1, c) * self._share
 
 
 @register

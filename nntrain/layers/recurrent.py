@@ -27,7 +27,15 @@ the inputs (`dropout`) and on the previous output (`recurrent_dropout`). LSTM an
 mask per gate when `recurrent_dropout > 0` (Keras switches to its ``implementation=1`` then) and
 a single shared input mask otherwise.
 
-`return_state` is not supported (a layer here has one output); `stateful` and masking neither.
+Masking follows Keras 3 (its generic RNN loop): at a masked step the states stay what they
+were and the output is the previous step's (zeros before the first unmasked step), or zeros
+with `zero_output_for_mask` (which Bidirectional sets for sequences, as Keras does); the mask
+passes on with `return_sequences`. The loop computes each step as usual and then copies the
+old state back into the masked columns (``np.copyto(..., where=)``); backward multiplies each
+step's local gradients by the mask and hands the masked columns' gradient on to the previous
+state unchanged. Without a mask none of this runs.
+
+`return_state` is not supported (a layer here has one output); `stateful` neither.
 """
 
 from __future__ import annotations
@@ -213,13 +221,14 @@ class Recurrent(Layer):
     gates = 1
     order = (0,)
     n_sigmoid = 0
+    supports_masking = takes_mask = True
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
-                 go_backwards=False, seed=None, **base):
+                 go_backwards=False, zero_output_for_mask=False, seed=None, **base):
         super().__init__(**base)
         self.units = validate.positive_int("units", units)
         self.activation = _elementwise(activation, "activation")
@@ -237,9 +246,12 @@ class Recurrent(Layer):
                                                  low=0, high=1, high_open=True)
         self.return_sequences = validate.boolean("return_sequences", return_sequences)
         self.go_backwards = validate.boolean("go_backwards", go_backwards)
+        self.zero_output_for_mask = validate.boolean("zero_output_for_mask",
+                                                     zero_output_for_mask)
         if validate.boolean("return_state", return_state):
-            raise ConfigError("return_state is not supported: a layer here has a single output "
-                              "(received return_state=True)", key="return_state")
+            raise ConfigError("return_state is not supported: a layer here has a single output, "
+                              "and no layer takes an initial_state (received "
+                              "return_state=True)", key="return_state")
         if seed is not None:  # dropout draws from the model's seeded stream, as Dropout does
             validate.non_negative_int("seed", seed)
         # Keras uses one mask per gate once recurrent dropout is on (implementation=1).
@@ -277,6 +289,12 @@ class Recurrent(Layer):
     def compute_output_shape(self, input_shape):
         check_rank(self, input_shape, 2, "a sequence (timesteps, features)")
         return (input_shape[0], self.units) if self.return_sequences else (self.units,)
+
+    def output_masked(self, input_masked) -> bool:
+        return bool(input_masked) and self.return_sequences
+
+    def compute_mask(self, x, mask):
+        return mask     # as Keras: in input order, even with go_backwards
 
     # -- gate layout ------------------------------------------------------------------------
     def _permutation(self) -> np.ndarray | None:
@@ -366,10 +384,11 @@ class Recurrent(Layer):
         ends with), both (T, u, N) and in input order."""
         return (states[1:], states[:-1]) if self.go_backwards else (states[:-1], states[1:])
 
-    def forward(self, x, training=False):
-        """x : (N, T, in) → (N, T, units) or (N, units)."""
+    def forward(self, x, training=False, mask=None):
+        """x : (N, T, in), mask : (N, T) bool or None → (N, T, units) or (N, units)."""
         x = np.asarray(x, dtype=self.dtype)
-        y = self.forward_steps(np.ascontiguousarray(x.transpose(1, 2, 0)), training)
+        y = self.forward_steps(np.ascontiguousarray(x.transpose(1, 2, 0)), training,
+                               step_mask(mask))
         return np.ascontiguousarray(y.transpose(2, 0, 1) if self.return_sequences else y.T)
 
     def backward(self, dy):
@@ -379,11 +398,12 @@ class Recurrent(Layer):
         dxs = self.backward_steps(np.ascontiguousarray(dh))
         return None if dxs is None else np.ascontiguousarray(dxs.transpose(2, 1, 0))
 
-    def forward_steps(self, xs: np.ndarray, training: bool) -> np.ndarray:
-        """Feature-major forward: xs (T, in, N) → the outputs in processing order, (T, u, N)
-        with `return_sequences`, else the last (u, N) (may be views of work buffers: copy
-        them). A big batch runs in shards side by side (`nntrain.parallel`); masks are drawn
-        for the whole batch first and every sample's arithmetic is the same either way."""
+    def forward_steps(self, xs: np.ndarray, training: bool, mask=None) -> np.ndarray:
+        """Feature-major forward: xs (T, in, N), `mask` (T, 1, N) bool (`step_mask`) or None →
+        the outputs in processing order, (T, u, N) with `return_sequences`, else the last
+        (u, N) (may be views of work buffers: copy them). A big batch runs in shards side by
+        side (`nntrain.parallel`); dropout masks are drawn for the whole batch first and every
+        sample's arithmetic is the same either way."""
         steps, n_in, n = xs.shape
         self._make_masks(n, n_in, training)
         k = self._kernels()
@@ -398,15 +418,25 @@ class Recurrent(Layer):
         def shard(i):
             part = parts[i]
             return self._forward_shard(xs[:, :, part], k, _samples(in_mask, part),
-                                       _samples(rec_mask, part), keep, states[i])
+                                       _samples(rec_mask, part), keep, states[i],
+                                       _samples(mask, part))
         ys = parallel.run([lambda i=i: shard(i) for i in range(len(parts))])
         self._cache = (dict(xs=xs, k=k, in_mask=in_mask, rec_mask=rec_mask, parts=parts,
-                            shards=states) if keep else None)
-        return ys[0] if len(ys) == 1 else np.concatenate(ys, axis=-1)
+                            shards=states, mask=mask) if keep else None)
+        y = ys[0] if len(ys) == 1 else np.concatenate(ys, axis=-1)
+        return y if mask is None else self._zero_masked(y, mask)
 
-    def _forward_shard(self, xs, k, in_mask, rec_mask, keep, c) -> np.ndarray:
-        """One shard's forward: xs (T, in, n); with `keep`, fills the state dict `c` with what
-        its backward needs."""
+    def _zero_masked(self, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """With `zero_output_for_mask`, the outputs (or gradients) of masked steps zeroed: y in
+        processing order, a sequence (T, u, N) or the last output (u, N)."""
+        if not self.zero_output_for_mask:
+            return y
+        m = self._view(mask)
+        return y * (m if self.return_sequences else m[-1])
+
+    def _forward_shard(self, xs, k, in_mask, rec_mask, keep, c, mask) -> np.ndarray:
+        """One shard's forward: xs (T, in, n), `mask` (T, 1, n) or None; with `keep`, fills the
+        state dict `c` with what its backward needs."""
         steps, _, n = xs.shape
         buffers = c["buffers"]
         alloc = ((lambda name, shape, dtype: self._buffer(buffers, name, shape, dtype))
@@ -421,7 +451,8 @@ class Recurrent(Layer):
         h = alloc("h", (rows, self.units, n), xs.dtype)
         hv = self._view(h)
         hv[0] = 0
-        c.update(z=z, h=h, k=k, rec=rec, keep=keep, alloc=alloc)
+        c.update(z=z, h=h, k=k, rec=rec, keep=keep, alloc=alloc, mask=mask,
+                 skip=None if mask is None else self._view(~mask))
         with np.errstate(over="ignore"):   # per thread: errstate does not cross threads
             c.update(self._run(z, hv, c))
         return hv[1:] if self.return_sequences else hv[steps % rows]
@@ -433,6 +464,8 @@ class Recurrent(Layer):
         side; the weight gradients are then one product each over the whole batch."""
         c = self.cached(self._cache)
         parts, states, k = c["parts"], c["shards"], c["k"]
+        if c["mask"] is not None:
+            dh = self._zero_masked(dh, c["mask"])
         ds = parallel.run([lambda i=i: self._run_back(dh[..., parts[i]], states[i])
                            for i in range(len(parts))])
         dzx, dzh = self._gradient_columns(_gather_columns(ds, parts))
@@ -458,6 +491,14 @@ class Recurrent(Layer):
         """dL/dh of the last processed step into `out` (the reverse loop's first)."""
         out[...] = dh[s] if self.return_sequences else dh
 
+    def _step_masks(self, c, dtype):
+        """A shard's mask as floats in processing order, (T, 1, n): (mask, 1 - mask); None
+        without a mask."""
+        if c["mask"] is None:
+            return None, None
+        m = c["mask"].astype(dtype)
+        return self._view(m), self._view(1.0 - m)
+
     # -- describing -------------------------------------------------------------------------
     def flops(self, input_shape):
         steps, n_in = input_shape
@@ -472,7 +513,15 @@ class Recurrent(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": self.activation.name, "use_bias": self.use_bias,
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards}
+                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
+                "zero_output_for_mask": self.zero_output_for_mask}
+
+
+def step_mask(mask) -> np.ndarray | None:
+    """A batch-major mask (N, T) → the feature-major (T, 1, N) the time loops use."""
+    if mask is None:
+        return None
+    return np.ascontiguousarray(np.asarray(mask, dtype=bool).T[:, None, :])
 
 
 def _samples(mask, part: slice):
@@ -502,7 +551,7 @@ class SimpleRNN(Recurrent):
     """
 
     def _run(self, z, hv, c):
-        zv, rows, act, rec = self._view(z), len(hv), self.activation, c["rec"]
+        zv, rows, act, rec, skip = self._view(z), len(hv), self.activation, c["rec"], c["skip"]
         proj = np.empty_like(zv[0])
         for s in range(len(zv)):
             zs = zv[s]
@@ -510,6 +559,8 @@ class SimpleRNN(Recurrent):
                 rec.step(hv[s % rows], out=proj)
                 zs += proj
             _apply(act, zs, hv[(s + 1) % rows])
+            if skip is not None:         # masked steps keep the state
+                np.copyto(hv[(s + 1) % rows], hv[s % rows], where=skip[s])
         return {}
 
     def _run_back(self, dh, c):
@@ -519,14 +570,21 @@ class SimpleRNN(Recurrent):
                                        alloc("deriv", z.shape, z.dtype)))
         dz = alloc("dz", z.shape, z.dtype)
         dzv, g = self._view(dz), np.empty_like(z[0])
+        m, skip = self._step_masks(c, z.dtype)
+        carry = None if m is None else np.empty_like(g)   # (1 - m) dL/dh: to the state before
         for s in reversed(range(len(dzv))):
             if s == len(dzv) - 1:
                 self._start(dh, s, g)
             else:
                 rec.step_back(dzv[s + 1], out=g)
+                if m is not None:
+                    g += carry
                 if self.return_sequences:
                     g += dh[s]
             np.multiply(g, deriv[s], out=dzv[s])
+            if m is not None:
+                dzv[s] *= m[s]
+                np.multiply(g, skip[s], out=carry)
         return dz
 
 
@@ -562,7 +620,7 @@ class LSTM(Recurrent):
         u, (steps, _, n), rows = self.units, z.shape, len(hv)
         ra, act, fused, rec, alloc = (self.recurrent_activation, self.activation, self._fused,
                                       c["rec"], c["alloc"])
-        keep = c["keep"]
+        keep, skip = c["keep"], c["skip"]
         a = z if fused else alloc("a", (steps if keep else 1, 4 * u, n), z.dtype)
         cs = alloc("c", (steps + 1 if keep else 2, u, n), z.dtype)
         tc = alloc("tc", (steps if keep else 1, u, n), z.dtype)      # activation(c_t)
@@ -589,6 +647,9 @@ class LSTM(Recurrent):
                 np.multiply(i, g, out=c_next)
             _apply(act, c_next, t_)
             np.multiply(o, t_, out=hv[(s + 1) % rows])
+            if skip is not None:         # masked steps keep both states
+                np.copyto(c_next, cv[s % len(cs)], where=skip[s])
+                np.copyto(hv[(s + 1) % rows], hv[s % rows], where=skip[s])
         return {"a": a, "c": cs, "tc": tc}
 
     def _run_back(self, dh, c):
@@ -611,20 +672,33 @@ class LSTM(Recurrent):
         dzv, q_o, p, q, f = self._view(dz), self._view(q_o), self._view(p), self._view(q), \
             self._view(f)
         gh, gc, carry = (np.empty((u, n), dtype=a.dtype) for _ in range(3))
+        m, skip = self._step_masks(c, a.dtype)
+        if m is not None:    # masked columns hand dL/dh and dL/dc on to the states before
+            carry[...] = 0
+            h_carry, tmp = np.empty_like(gh), np.empty_like(gh)
         for s in reversed(range(steps)):
             dzs = dzv[s]
             if s == steps - 1:
                 self._start(dh, s, gh)
             else:
                 rec.step_back(dzv[s + 1], out=gh)
+                if m is not None:
+                    gh += h_carry
                 if self.return_sequences:
                     gh += dh[s]
             np.multiply(gh, q_o[s], out=dzs[:u])
             np.multiply(gh, p[s], out=gc)
             if s < steps - 1:
                 gc += carry
+            if m is not None:
+                dzs[:u] *= m[s]
+                np.multiply(gh, skip[s], out=h_carry)
+                carry *= skip[s]
+                gc *= m[s]
             np.multiply(q[s].reshape(3, u, n), gc, out=dzs[u:].reshape(3, u, n))
-            if s:
+            if s and m is not None:
+                carry += np.multiply(gc, f[s], out=tmp)
+            elif s:
                 np.multiply(gc, f[s], out=carry)
         return dz
 
@@ -677,7 +751,7 @@ class GRU(Recurrent):
         u, (steps, _, n), rows = self.units, z.shape, len(hv)
         ra, act, fused, rec, alloc = (self.recurrent_activation, self.activation, self._fused,
                                       c["rec"], c["alloc"])
-        keep, b_rec = c["keep"], c["k"].b_rec
+        keep, b_rec, skip = c["keep"], c["k"].b_rec, c["skip"]
         a = z if fused else alloc("a", (steps if keep else 1, 3 * u, n), z.dtype)
         inner = alloc("inner", (steps if keep else 1, 3 * u, n), z.dtype)
         zv, av, iv = self._view(z), self._view(a), self._view(inner)
@@ -705,6 +779,8 @@ class GRU(Recurrent):
             np.subtract(h_prev, cand, out=h_next)
             h_next *= gate_z
             h_next += cand
+            if skip is not None:         # masked steps keep the state
+                np.copyto(h_next, h_prev, where=skip[s])
         return {"a": a, "inner": inner}
 
     def _run_back(self, dh, c):
@@ -725,6 +801,9 @@ class GRU(Recurrent):
         dv, p_z, p_h, p_r = self._view(d), self._view(p_z), self._view(p_h), self._view(p_r)
         r, gate_z = self._view(r), self._view(gate_z)
         gh, carry = np.empty((u, n), dtype=a.dtype), np.empty((u, n), dtype=a.dtype)
+        m, skip = self._step_masks(c, a.dtype)
+        if m is not None:    # dL/dh of the unmasked columns (masked ones pass it on whole)
+            gm, tmp = np.empty_like(gh), np.empty_like(gh)
         for s in reversed(range(steps)):
             ds = dv[s]
             if s == steps - 1:
@@ -734,12 +813,15 @@ class GRU(Recurrent):
                 gh += carry
                 if self.return_sequences:
                     gh += dh[s]
-            np.multiply(gh, p_z[s], out=ds[:u])
-            np.multiply(gh, p_h[s], out=ds[3 * u:])
+            g = gh if m is None else np.multiply(gh, m[s], out=gm)
+            np.multiply(g, p_z[s], out=ds[:u])
+            np.multiply(g, p_h[s], out=ds[3 * u:])
             np.multiply(ds[3 * u:], p_r[s], out=ds[u:2 * u])
             np.multiply(ds[3 * u:], r[s], out=ds[2 * u:3 * u])
             if s:
-                np.multiply(gh, gate_z[s], out=carry)
+                np.multiply(g, gate_z[s], out=carry)
+                if m is not None:
+                    carry += np.multiply(gh, skip[s], out=tmp)
         return d
 
     def _gradient_columns(self, d):

@@ -14,6 +14,7 @@ import numpy as np
 from nntrain import validate
 from nntrain.errors import ConfigError
 from nntrain.layers.base import LAYERS, Layer, register, snake_case
+from nntrain.layers.recurrent import step_mask
 
 
 class Wrapper(Layer):
@@ -69,9 +70,12 @@ class Bidirectional(Wrapper):
 
     x : (N, T, in) → (N, T, u') or (N, u'), u' = 2*units for concat, units otherwise.
     Weights: ``forward_<inner>/kernel``, ..., ``backward_<inner>/kernel``, ...
+    A mask reaches both directions; as in Keras, with `return_sequences` masked steps output
+    zeros (the wrapped layers' `zero_output_for_mask` is forced on) and the mask passes on.
     """
 
     MERGE_MODES = ("concat", "sum", "mul", "ave")
+    supports_masking = takes_mask = True
 
     def __init__(self, layer, merge_mode="concat", **base):
         super().__init__(**base)
@@ -94,6 +98,8 @@ class Bidirectional(Wrapper):
         self.forward_layer.name = f"forward_{inner_name}"
         self.backward_layer.name = f"backward_{inner_name}"
         self.return_sequences = self.forward_layer.return_sequences
+        for inner in (self.forward_layer, self.backward_layer):   # Keras forces this
+            inner.zero_output_for_mask = self.return_sequences
 
     def _inner(self):
         return [(f"{layer.name}/", layer) for layer in (self.forward_layer, self.backward_layer)]
@@ -108,15 +114,19 @@ class Bidirectional(Wrapper):
             return (*shape[:-1], 2 * shape[-1])
         return shape
 
-    def forward(self, x, training=False):
-        """x : (N, T, in) → merged outputs. Both directions read one feature-major copy of x
-        and are merged straight into the output (the backward direction's states are read in
-        input order through a reversed view)."""
+    def output_masked(self, input_masked) -> bool:
+        return bool(input_masked) and self.return_sequences
+
+    def forward(self, x, training=False, mask=None):
+        """x : (N, T, in), mask (N, T) or None → merged outputs. Both directions read one
+        feature-major copy of x and are merged straight into the output (the backward
+        direction's states are read in input order through a reversed view)."""
         self._push()
         x = np.asarray(x, dtype=self.dtype)
         xs = np.ascontiguousarray(x.transpose(1, 2, 0))
-        y_f = self.forward_layer.forward_steps(xs, training)
-        y_b = self.backward_layer.forward_steps(xs, training)
+        m = step_mask(mask)
+        y_f = self.forward_layer.forward_steps(xs, training, m)
+        y_b = self.backward_layer.forward_steps(xs, training, m)
         self._pull()
         if self.return_sequences:
             y_b = y_b[::-1]
@@ -180,7 +190,9 @@ class Bidirectional(Wrapper):
 class TimeDistributed(Wrapper):
     """Applies the inner layer to every time step: (N, T, ...) is reshaped to (N*T, ...), run
     through the inner layer and reshaped back to (N, T, ...'). Weights keep the inner layer's
-    names (``kernel``, ``bias``)."""
+    names (``kernel``, ``bias``). A mask passes through, as in Keras."""
+
+    supports_masking = True
 
     def __init__(self, layer, **base):
         super().__init__(**base)
@@ -204,6 +216,14 @@ class TimeDistributed(Wrapper):
         self._check(input_shape)
         self._build_inner(tuple(input_shape[1:]), rng)
         super().build(input_shape, rng)
+
+    def output_masked(self, input_masked) -> bool:
+        if input_masked and self.layer.takes_mask:
+            raise ConfigError(f"TimeDistributed cannot hand its input's mask to "
+                              f"{type(self.layer).__name__} (Keras would give it one step's "
+                              f"mask, shape (batch,)); remove the mask before this layer",
+                              key="layer")
+        return bool(input_masked)
 
     def compute_output_shape(self, input_shape):
         self._check(input_shape)

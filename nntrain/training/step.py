@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nntrain.losses import weigh
+from nntrain.losses import masked_weights, weigh
 from nntrain.model import Network
 
 
@@ -21,8 +21,10 @@ def forward_backward(model: Network, loss, xs: list[np.ndarray], y: np.ndarray,
     Parameter gradients are then in `model.gradients()`. `outputs` and `input_grads`, when
     given, are filled by layer name (see `Network.forward` / `backward`; with `input_grads`
     every layer's input gradient is computed). `sample_weight` (n,) weighs each sample's loss
-    as Keras does (regularization is not weighted)."""
+    as Keras does (regularization is not weighted); a mask on the output weighs its positions
+    (`masked_weights`)."""
     out = model.forward(xs, training=training, record=outputs, backprop=True)
+    sample_weight = masked_weights(sample_weight, model.output_mask)
     value = float(loss(y, out, sample_weight)) + model.regularization_loss()
     wrt_inputs = wrt_inputs or input_grads is not None
     if model.fuses_with(loss):

@@ -21,7 +21,8 @@ import numpy as np
 from nntrain.data.weights import class_weights
 from nntrain.errors import ConfigError, TrainingAborted
 from nntrain.from_config import random_streams
-from nntrain.metrics import MeanMetric
+from nntrain.losses import masked_weights
+from nntrain.metrics import MeanMetric, update_all
 from nntrain.training import checkpoint as ckpt
 from nntrain.training.atomic_files import atomic_write_text
 from nntrain.training.callbacks import CallbackList
@@ -234,11 +235,11 @@ class Trainer:
         """The epoch's running loss is a mean of batch losses weighted by batch size (Keras's
         loss tracker); each metric accumulates the batch into its own running state, so a
         confusion-count metric (AUC, precision) is over the whole epoch so far. As in Keras,
-        only `weighted_metrics` see the sample (or class) weights."""
+        only `weighted_metrics` see the sample (or class) weights; the output's mask weighs the
+        mean metrics' positions."""
         st, b = self.state, len(y)
         st.sums["loss"] = st.sums.get("loss", 0.0) + loss * b
-        for m in self.metrics:
-            m.update(y, out, sample_weight if m.weighted else None)
+        update_all(self.metrics, y, out, sample_weight, self.model.output_mask)
         st.seen += b
 
     def _running_logs(self) -> dict:
@@ -365,10 +366,10 @@ def evaluate_split(model, loss, metrics, split, normalizer, batch_size: int) -> 
         y = split.y[i:i + batch_size]
         w = None if weights is None else weights[i:i + batch_size]
         out = model.forward(xs, training=False)
-        total += (float(loss(y, out, w)) + model.regularization_loss()) * len(y)
+        total += (float(loss(y, out, masked_weights(w, model.output_mask)))
+                  + model.regularization_loss()) * len(y)
         count += len(y)
-        for m in metrics:
-            m.update(y, out, w if m.weighted else None)
+        update_all(metrics, y, out, w, model.output_mask)
     return {"loss": total / max(count, 1), **{m.name: float(m.result()) for m in metrics}}
 
 

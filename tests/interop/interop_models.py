@@ -55,6 +55,14 @@ MODELS = {
         {"Dropout": {"rate": 0.3}},
         {"Dense": {"units": 4, "activation": "softmax", "kernel_initializer": "he_normal",
                    "kernel_regularizer": "l1_l2"}}]},
+    # masks: Embedding(mask_zero) ids include 0; Masking sees no all-zero step in random data
+    "masked": {"input_shape": [10], "layers": [
+        {"Embedding": {"input_dim": 20, "output_dim": 4, "mask_zero": True}},
+        {"Bidirectional": {"layer": {"LSTM": {"units": 3, "return_sequences": True}}}},
+        {"GRU": {"units": 3, "return_sequences": True, "go_backwards": True}},
+        {"GlobalAveragePooling1D": {}}, {"Dense": {"units": 2}}]},
+    "masking": {"input_shape": [6, 2], "layers": [
+        {"Masking": {"mask_value": 0.0}}, {"SimpleRNN": {"units": 3}}, {"Dense": {"units": 2}}]},
     "image": {"input_shape": [8, 8, 1], "layers": [
         {"Conv2D": {"filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu",
                     "kernel_initializer": "HeNormal"}},
