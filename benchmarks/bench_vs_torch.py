@@ -208,9 +208,11 @@ class Theirs:
             self.opt.step()
 
     def infer(self, batch):
+        """Class probabilities, as nntrain's predict returns them (the model ends in logits
+        for CrossEntropyLoss in training; the softmax is part of the model's output)."""
         self.model.eval()
         with self.torch.no_grad():
-            return self.torch.cat([self.model(self.xt[i:i + batch])
+            return self.torch.cat([self.torch.softmax(self.model(self.xt[i:i + batch]), -1)
                                    for i in range(0, len(self.xt), batch)]).numpy()
 
 
@@ -327,7 +329,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both engines (default: all cores)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per model (best counts)")
-    parser.add_argument("--infer-reps", type=int, default=5)
+    parser.add_argument("--infer-reps", type=int, default=20,
+                        help="inference passes per engine (best counts; a pass of the MLP takes a few ms, so few passes measure noise)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--only", choices=ORDER, action="append", default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -25,6 +25,12 @@ class Activation:
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     doc: str = ""
+    in_place: Callable[[np.ndarray], np.ndarray] | None = None   # forward, written over x
+
+    def forward_over(self, x: np.ndarray) -> np.ndarray:
+        """forward(x), the same values, written over x where this function can: for a fresh
+        pre-activation nothing keeps (inference), one array less to allocate and fill."""
+        return self.forward(x) if self.in_place is None else self.in_place(x)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -58,6 +64,23 @@ def _zeros(x: np.ndarray) -> np.ndarray:
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def _softmax_over(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """softmax(x) written over x (the same operations, so the same values)."""
+    x -= x.max(axis=axis, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=axis, keepdims=True)
+    return x
+
+
+def _sigmoid_over(x: np.ndarray) -> np.ndarray:
+    """sigmoid(x) written over x (the same operations as `sigmoid`)."""
+    np.multiply(x, 0.5, out=x)
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+    return x
 
 
 def softmax_backward(y: np.ndarray, dy: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -98,9 +121,10 @@ def _swish_backward(x, y, dy):
 
 
 _ACTIVATIONS = [
-    Activation("linear", lambda x: x, lambda x, y, dy: dy, "The identity (no activation)."),
+    Activation("linear", lambda x: x, lambda x, y, dy: dy, "The identity (no activation).",
+               lambda x: x),
     Activation("relu", lambda x: np.maximum(x, _zeros(x)), lambda x, y, dy: dy * (x > 0),
-               "max(x, 0)."),
+               "max(x, 0).", lambda x: np.maximum(x, _zeros(x), out=x)),
     Activation("leaky_relu", lambda x: np.maximum(x, 0.2 * x),
                lambda x, y, dy: dy * np.where(x > 0, 1.0, 0.2).astype(x.dtype, copy=False),
                "x for x > 0, else 0.2 x."),
@@ -109,13 +133,15 @@ _ACTIVATIONS = [
                lambda x, y, dy: dy * np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)
                .astype(x.dtype, copy=False), "Scaled ELU (self-normalizing; lecun_normal init)."),
     Activation("gelu", _gelu, _gelu_backward, "x * Phi(x), Phi the normal CDF (exact form)."),
-    Activation("sigmoid", sigmoid, lambda x, y, dy: dy * y * (1 - y), "1 / (1 + exp(-x))."),
+    Activation("sigmoid", sigmoid, lambda x, y, dy: dy * y * (1 - y), "1 / (1 + exp(-x)).",
+               _sigmoid_over),
     Activation("hard_sigmoid", lambda x: np.clip(x / 6.0 + 0.5, 0, 1).astype(x.dtype, copy=False),
                lambda x, y, dy: dy * ((x > -3) & (x < 3)) / 6.0,
                "clip(x / 6 + 0.5, 0, 1) (Keras 3's form)."),
-    Activation("tanh", np.tanh, lambda x, y, dy: dy * (1 - y * y), "Hyperbolic tangent."),
+    Activation("tanh", np.tanh, lambda x, y, dy: dy * (1 - y * y), "Hyperbolic tangent.",
+               lambda x: np.tanh(x, out=x)),
     Activation("softmax", softmax, lambda x, y, dy: softmax_backward(y, dy),
-               "exp(x) / sum(exp(x)) over the last axis."),
+               "exp(x) / sum(exp(x)) over the last axis.", _softmax_over),
     Activation("softplus", _softplus, lambda x, y, dy: dy * sigmoid(x), "log(1 + exp(x))."),
     Activation("softsign", lambda x: x / (1 + np.abs(x)),
                lambda x, y, dy: dy / (1 + np.abs(x)) ** 2, "x / (1 + |x|)."),

@@ -66,3 +66,29 @@ def test_regularizer_penalty_and_gradient(spec, l1, l2):
 def test_bad_regularizers(spec):
     with pytest.raises(ConfigError):
         regularizers.get(spec)
+
+
+@pytest.mark.parametrize("name", [n for n in activations.ACTIVATIONS
+                                  if activations.get(n).in_place is not None])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_in_place_forms_give_the_same_bits_over_their_input(name, dtype):
+    """Inference writes the activation over a layer's fresh pre-activation (forward_over):
+    the values must be forward's exactly."""
+    act = activations.get(name)
+    x = (np.random.default_rng(0).standard_normal((7, 13)) * 5).astype(dtype)
+    z = x.copy()
+    y = act.forward_over(z)
+    assert y.dtype == dtype and np.array_equal(y, act.forward(x))
+    if name != "linear":
+        assert np.shares_memory(y, z)
+
+
+@pytest.mark.parametrize("layer", [{"Dense": {"units": 5, "activation": "softmax"}},
+                                   {"Conv1D": {"filters": 4, "kernel_size": 3,
+                                               "activation": "relu"}}])
+def test_inference_gives_what_training_gives(layer):
+    from nntrain.builder import build_model
+    model = build_model({"input_shape": [6, 3], "layers": [layer]},
+                        rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((4, 6, 3)).astype(np.float32)
+    assert np.array_equal(model.forward([x], training=False), model.forward([x], training=True))

@@ -46,7 +46,7 @@ def test_functional_graph_forward_and_backward_sum_over_branches():
                    {"Add": {"inputs": ["p", "q"]}},
                    {"Concatenate": {"inputs": ["add", "b"]}}]}, dtype="float64")
     xa, xb = np.ones((2, 3)), np.zeros((2, 3))
-    out = model.forward([xa, xb])
+    out = model.forward([xa, xb], training=True)   # a backward follows
     assert out.shape == (2, 5)
     da, db = model.backward(np.ones((2, 5)))
     w = model.weights()

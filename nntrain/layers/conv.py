@@ -82,8 +82,8 @@ class _Conv(Layer):
         if self.use_bias:
             z += self.params["bias"]
         z = z.reshape(x.shape[0], *out, self.filters)
-        y = self.activation.forward(z)
         keep = self.keeps_cache(training)
+        y = self.activation.forward(z) if keep else self.activation.forward_over(z)
         self._cache = (cols, x.shape, xp.shape, pads, out) if keep else None
         self._z, self._y = (z, y) if keep else (None, None)
         return y

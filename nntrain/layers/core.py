@@ -52,8 +52,11 @@ class Dense(Layer):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
+        if not self.keeps_cache(training):
+            self._x = self._z = self._y = None
+            return self.activation.forward_over(z)   # z is ours and kept nowhere
         y = self.activation.forward(z)
-        self._x, self._z, self._y = x, z, y      # references only: inference pays nothing
+        self._x, self._z, self._y = x, z, y
         return y
 
     def backward_preactivation(self, dz):
