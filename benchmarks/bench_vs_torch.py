@@ -330,7 +330,8 @@ def main(argv=None):
                         help="threads for both engines (default: all cores)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per model (best counts)")
     parser.add_argument("--infer-reps", type=int, default=20,
-                        help="inference passes per engine (best counts; a pass of the MLP takes a few ms, so few passes measure noise)")
+                        help="inference passes per engine (best counts; an MLP pass takes "
+                             "a few ms, so a few passes measure noise)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--only", choices=ORDER, action="append", default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
