@@ -35,7 +35,6 @@ def test_which_outputs_carry_a_mask_is_decided_by_the_config():
 
 @pytest.mark.parametrize("layer, words", [
     ({"Softmax": {}}, "Softmax cannot take"),
-    ({"MultiHeadAttention": {"num_heads": 1, "key_dim": 2}}, "MultiHeadAttention does not"),
     ({"TimeDistributed": {"layer": {"GlobalAveragePooling1D": {}}}}, "TimeDistributed cannot"),
 ])
 def test_layers_that_cannot_take_a_mask_are_refused_naming_the_layer(layer, words):

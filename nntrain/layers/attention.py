@@ -14,6 +14,18 @@ features (an image (H, W, C)) are attended over jointly, which is Keras's defaul
 ``key``, ``value/kernel`` (dim_v, heads, value_dim), ``value/bias`` (heads, value_dim),
 ``attention_output/kernel`` (heads, value_dim, *output_shape), ``attention_output/bias``
 (*output_shape).
+
+Masks as Keras 3.15 takes them: the query's mask (T), the value's (S) and, with a separate key
+input, the key's (S) combine (AND, and with the causal mask) into which key positions each
+query position may see; the others' scores become -1e9 before the softmax, and the output
+carries the query's mask. A query row that may see no key at all (a masked query position, or
+nothing visible yet) attends uniformly to every key when dropout is 0, which is what Keras's
+``dot_product_attention`` path gives (its additive -0.7 * float max swallows the scores), and
+gets all-zero weights when dropout > 0 or over several attention axes (Keras's
+``_masked_softmax``, which zeroes masked weights after the softmax). Either way the row's
+scores are constants, so their gradient is 0 (torch's autograd through Keras's first path
+passes a nonzero one; the values' gradient agrees). Over several attention axes the mask's
+positions are flattened like the inputs'.
 """
 
 from __future__ import annotations
@@ -29,6 +41,11 @@ from nntrain.errors import ConfigError
 from nntrain.layers.base import Layer, register, set_kernel_arguments
 
 PROJECTIONS = ("query", "key", "value")
+
+
+def _large_negative(dtype):
+    """Keras's masked-score constant (softmax.py `_large_negative_number`)."""
+    return np.dtype(dtype).type(-3e4 if np.dtype(dtype) == np.float16 else -1e9)
 
 
 def _output_shape_arg(value):
@@ -53,6 +70,7 @@ class MultiHeadAttention(Layer):
 
     multi_input = True
     fewest_inputs = 1
+    takes_mask = True
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, use_causal_mask=False,
@@ -120,11 +138,10 @@ class MultiHeadAttention(Layer):
                 f"{list(self.attention_axes)}", key="attention_axes")
 
     def output_masked(self, input_masked) -> bool:
-        if any(input_masked):
-            raise ConfigError("MultiHeadAttention does not take masks here (Keras turns the "
-                              "query and value masks into an attention mask); remove the mask "
-                              "before it (Embedding mask_zero, Masking)")
-        return False
+        return bool(input_masked[0])        # Keras sets the query's mask on the output
+
+    def compute_mask(self, x, mask):
+        return mask[0]
 
     def compute_output_shape(self, input_shape):
         q, _, _ = self._shapes(input_shape)
@@ -165,9 +182,29 @@ class MultiHeadAttention(Layer):
             y += self.params[f"{name}/bias"].reshape(-1)
         return y.reshape(*x.shape[:2], *w.shape[1:]).transpose(0, 2, 1, 3)
 
-    def forward(self, x, training=False):
+    def _allowed(self, mask, n: int, t: int, s: int) -> np.ndarray | None:
+        """Which key positions each query position sees, (N or 1, 1, T, S) bool, from the
+        inputs' masks (a list beside x, None entries for unmasked inputs) and the causal mask;
+        None when nothing is masked (Keras's ``_compute_attention_mask``)."""
+        mask = list(mask or [None])
+        query = mask[0]
+        value = mask[1] if len(mask) > 1 else query
+        key = mask[2] if len(mask) > 2 else None     # mha(q, v): Keras reads no key mask
+        allowed = None
+        parts = [(query, (n, 1, t, 1)), (value, (n, 1, 1, s)), (key, (n, 1, 1, s))]
+        for m, shape in parts:
+            if m is not None:
+                m = np.asarray(m, dtype=bool).reshape(shape)
+                allowed = m if allowed is None else allowed & m
+        if self.use_causal_mask:
+            causal = np.tri(t, s, dtype=bool)
+            allowed = causal if allowed is None else allowed & causal
+        return allowed
+
+    def forward(self, x, training=False, mask=None):
         """x : [query (N, *Tq, dq)] or [query, value (N, *S, dv)] or [..., key (N, *S, dk)] →
-        (N, *Tq, *output_shape)."""
+        (N, *Tq, *output_shape); mask : a list beside x, each (N, *Tq) or (N, *S) bool or
+        None (see the module's docstring)."""
         self._n = len(x)
         query = x[0]
         value = x[1] if len(x) > 1 else query
@@ -176,10 +213,13 @@ class MultiHeadAttention(Layer):
         q, k, v = (self._project(name, a) for name, a in zip(PROJECTIONS, flat))
         q = q * q.dtype.type(1.0 / math.sqrt(self.key_dim))
         scores = q @ k.transpose(0, 1, 3, 2)                       # (N, h, T, S)
-        if self.use_causal_mask:
-            allowed = np.tri(scores.shape[2], scores.shape[3], dtype=bool)
-            scores = np.where(allowed, scores, scores.dtype.type(-1e9))
+        n, _, t, s = scores.shape
+        allowed = self._allowed(mask, n, t, s)
+        if allowed is not None:
+            scores = np.where(allowed, scores, _large_negative(scores.dtype))
         probs = softmax(scores, axis=-1)
+        if allowed is not None and (self.dropout > 0 or query.ndim > 3):
+            probs = np.where(allowed, probs, probs.dtype.type(0))   # Keras's _masked_softmax
         keep = None
         if training and self.dropout > 0:
             keep = (self.rng.random(probs.shape, dtype=np.float32) >= self.dropout)
@@ -191,13 +231,13 @@ class MultiHeadAttention(Layer):
         y = context @ w_out.reshape(context.shape[1], -1)
         if self.use_bias:
             y += self.params["attention_output/bias"].reshape(-1)
-        self._cache = (flat, q, k, v, probs, keep, weights, context)
+        self._cache = (flat, q, k, v, probs, keep, weights, context, allowed)
         self._shapes_in = [a.shape for a in x]
         return y.reshape(*query.shape[:-1], *w_out.shape[2:])
 
     def backward(self, dy):
         """dy : (N, *Tq, *output_shape) → the input gradients, one per input."""
-        flat, q, k, v, probs, keep, weights, context = self._cache
+        flat, q, k, v, probs, keep, weights, context, allowed = self._cache
         n, h = flat[0].shape[0], self.num_heads
         w_out = self.params["attention_output/kernel"]
         dy2 = dy.reshape(context.shape[0], -1)
@@ -210,6 +250,8 @@ class MultiHeadAttention(Layer):
         dv = weights.transpose(0, 1, 3, 2) @ dcontext             # (N, h, S, vd)
         dprobs = dweights if keep is None else dweights * keep
         dscores = probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
+        if allowed is not None:     # masked scores are constants (rows that see nothing, too)
+            dscores = np.where(allowed, dscores, dscores.dtype.type(0))
         dq = dscores @ k * dscores.dtype.type(1.0 / math.sqrt(self.key_dim))
         dk = dscores.transpose(0, 1, 3, 2) @ q
         dq_in, dk_in, dv_in = (self._project_backward(name, a, d) for name, a, d in

@@ -111,6 +111,20 @@ MODELS = {
         {"Flatten": {"name": "f1", "inputs": "cross2"}}, {"Flatten": {"name": "f2",
                                                                       "inputs": "pixels"}},
         {"Concatenate": {"inputs": ["f1", "f2"]}}, {"Dense": {"units": 2}}]},
+    # masks into attention: query, value and key masks (Embedding mask_zero, passed on by
+    # Dense), combined with the causal mask; the output carries the query's mask (small
+    # vocabularies: a quarter to a third of the ids are 0)
+    "masked_attention": {"inputs": {"q": [6], "v": [7]}, "layers": [
+        {"Embedding": {"name": "eq", "input_dim": 4, "output_dim": 4, "mask_zero": True,
+                       "inputs": "q"}},
+        {"Embedding": {"name": "ev", "input_dim": 3, "output_dim": 3, "mask_zero": True,
+                       "inputs": "v"}},
+        {"Dense": {"name": "keys", "units": 2, "inputs": "ev"}},
+        {"MultiHeadAttention": {"name": "self", "num_heads": 2, "key_dim": 3,
+                                "use_causal_mask": True, "inputs": "eq"}},
+        {"MultiHeadAttention": {"name": "cross", "num_heads": 2, "key_dim": 2,
+                                "inputs": ["self", "ev", "keys"]}},
+        {"GlobalAveragePooling1D": {}}, {"Dense": {"units": 2}}]},
     # a 1-D conv autoencoder: transposed convolutions (strides, output_padding, dilation),
     # up-sampling, zero padding and cropping
     "autoencoder": {"input_shape": [12, 2], "layers": [
@@ -171,9 +185,11 @@ def randomize(model, rng) -> None:
 
 
 def inputs_for(model, n, rng) -> list[np.ndarray]:
-    """Raw inputs: integer ids for an Embedding model, shifted and scaled values otherwise."""
-    if any(node.layer.integer_input for node in model.nodes):
-        return [rng.integers(0, 20, (n, *s)).astype(np.float32)
+    """Raw inputs: integer ids for an Embedding model (below the smallest vocabulary),
+    shifted and scaled values otherwise."""
+    vocabularies = [node.layer.input_dim for node in model.nodes if node.layer.integer_input]
+    if vocabularies:
+        return [rng.integers(0, min(vocabularies), (n, *s)).astype(np.float32)
                 for s in model.input_shapes.values()]
     return [(rng.normal(size=(n, *s)) * 3 + 1).astype(np.float32)
             for s in model.input_shapes.values()]

@@ -122,7 +122,7 @@ def test_keras_writes_the_same_file(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["mlp_bn", "rnn", "bidirectional", "misc", "two_inputs",
                                   "transformer", "attention", "autoencoder", "decoder",
-                                  "augment", "masked"])
+                                  "augment", "masked", "masked_attention"])
 def test_weights_saved_by_keras_import_into_nntrain(name, tmp_path):
     model, norm, _, config, xs = export(name, tmp_path)
     kmodel = keras.models.model_from_json(config.read_text())

@@ -119,9 +119,53 @@ def merges(rng):
     return model, [ids_a, ids_b], ("mean_squared_error", y)
 
 
+def attention_self(rng):
+    """Self-attention over padded ids: padded query rows see nothing (Keras's SDPA path)."""
+    inp = keras.Input((6,))
+    h = L.Embedding(7, 4, mask_zero=True)(inp)
+    h = L.MultiHeadAttention(num_heads=2, key_dim=3)(h, h)
+    h = L.GlobalAveragePooling1D()(h)
+    return keras.Model(inp, L.Dense(2)(h)), [padded_ids(rng, 7, 6, full=False)], None
+
+
+def _query_value_key(rng, dropout):
+    """Three inputs with their own masks, causal; the value and key are left-padded in sample
+    1, so its first query rows see no key though the query is unmasked there."""
+    q, v, k = (keras.Input((n,), name=name) for name, n in (("q", 5), ("v", 6), ("k", 6)))
+    eq = L.Embedding(7, 4, mask_zero=True, name="eq")(q)
+    ev = L.Embedding(7, 3, mask_zero=True, name="ev")(v)
+    ek = L.Embedding(7, 2, mask_zero=True, name="ek")(k)
+    mha = L.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2, dropout=dropout,
+                               name="mha")
+    h = mha(eq, ev, key=ek, use_causal_mask=True)
+    ids_q = padded_ids(rng, 7, 5, full=False)
+    ids_q[1] = rng.integers(1, 7, size=5)
+    ids_v = padded_ids(rng, 7, 6, full=False)
+    ids_k = rng.integers(1, 7, size=(4, 6))
+    ids_k[1, :3] = 0
+    ids_k[2, 4] = 0
+    return [q, v, k], h, [ids_q, ids_v, ids_k]
+
+
+def attention_causal_key(rng):
+    inputs, h, ids = _query_value_key(rng, 0.0)
+    out = L.Dense(2, name="out")(L.GlobalAveragePooling1D()(h))
+    return keras.Model(inputs, out), ids, None
+
+
+def attention_dropout_sequence(rng):
+    """dropout > 0 (inference): Keras's _masked_softmax path; the output keeps the query's
+    mask, which the loss reads."""
+    inputs, h, ids = _query_value_key(rng, 0.25)
+    model = keras.Model(inputs, L.Dense(2, name="out")(h))
+    y = rng.standard_normal((4, 5, 2)).astype(np.float32)
+    return model, ids, ("mean_squared_error", y)
+
+
 MODELS = {f.__name__: f for f in (masking_lstm, backwards_sequence, embedding_gru,
                                   bidirectional, average_pooling, simple_rnn_chain, batch_norm,
-                                  merges)}
+                                  merges, attention_self, attention_causal_key,
+                                  attention_dropout_sequence)}
 TRAINING = {"batch_norm"}
 
 

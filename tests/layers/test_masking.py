@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from nntrain.gradcheck import check_layer
+from nntrain.builder import build_model
+from nntrain.layers.attention import MultiHeadAttention
 from nntrain.layers.masking import Masking
 from nntrain.layers.merge import Add, Concatenate, Maximum, Minimum, Multiply
 from nntrain.layers.normalization import BatchNormalization
@@ -86,6 +88,29 @@ def test_masked_merge_gradients_match_finite_differences(cls):
         assert max(errors.values()) < 1e-6, (masks[1] is None, errors)
 
 
+def _key_mask():
+    """(4, 6): sample 1 left-padded, so under the causal mask its first query rows see no key."""
+    mask = np.ones((4, 6), dtype=bool)
+    mask[1, :3] = False
+    mask[2, 4] = False
+    return mask
+
+
+@pytest.mark.parametrize("kwargs, shapes, masks", [
+    ({}, [(5, 3)], [padding_mask()]),
+    ({"value_dim": 2}, [(5, 3), (6, 2)], [None, _key_mask()]),
+    ({"use_causal_mask": True}, [(5, 3), (6, 2), (6, 4)], [padding_mask(), None, _key_mask()]),
+    ({"use_causal_mask": True, "dropout": 0.3},
+     [(5, 3), (6, 2), (6, 4)], [padding_mask(), _key_mask(), _key_mask()])])
+@pytest.mark.parametrize("training", [False, True])
+def test_masked_attention_gradients_match_finite_differences(kwargs, shapes, masks, training):
+    layer = MultiHeadAttention(num_heads=2, key_dim=3, bias_initializer="random_normal",
+                               **kwargs)
+    errors = check_layer(layer, shapes, batch=4, training=training, mask=masks)
+    errors.pop("key/bias")      # exactly 0 (softmax ignores a per-row shift): noise both ways
+    assert max(errors.values()) < 1e-6, errors
+
+
 # -- what a masked step does ----------------------------------------------------------------
 def _sequences(n=4, steps=5, features=2, seed=3):
     return np.random.default_rng(seed).standard_normal((n, steps, features))
@@ -152,6 +177,48 @@ def test_merged_masks_follow_keras():
     np.testing.assert_array_equal(cat.compute_mask(x, [a, None]), np.ones((4, 5), bool))
     np.testing.assert_array_equal(Concatenate(axis=1).compute_mask(x, [a, None]),
                                   np.concatenate([a, np.ones_like(a)], axis=1))
+
+
+def _attention(dropout=0.0, shapes=((4, 3), (5, 2))):
+    layer = MultiHeadAttention(num_heads=2, key_dim=3, dropout=dropout,
+                               bias_initializer="random_normal")
+    return built(layer, list(shapes))
+
+
+def test_attention_ignores_masked_keys_and_rows_that_see_nothing_follow_keras():
+    rng = np.random.default_rng(4)
+    q, v = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 2))
+    key_mask = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0]], dtype=bool)
+    layer = _attention()
+    y = layer.forward([q, v], mask=[None, key_mask])
+    v2 = v.copy()
+    v2[0, [2, 4]] = 9.0
+    assert np.array_equal(layer.forward([q, v2], mask=[None, key_mask])[0], y[0])
+    # Sample 1 sees no key: uniform weights with dropout 0 (Keras's dot_product_attention) ...
+    layer.forward([q, v], mask=[None, key_mask])
+    assert np.all(layer._cache[4][1] == 1 / 5)
+    assert not np.allclose(layer.forward([q, v])[1], y[1])
+    # ... all-zero weights with dropout > 0 (Keras's _masked_softmax), in inference too.
+    dropped = _attention(dropout=0.5)
+    out = dropped.forward([q, v], mask=[None, key_mask])
+    assert np.all(dropped._cache[4][1] == 0)
+    assert np.allclose(out[1], dropped.params["attention_output/bias"])
+
+
+def test_attention_output_carries_the_query_mask():
+    cfg = {"inputs": {"a": [4], "b": [4, 1]}, "outputs": "qv", "layers": [
+        {"Embedding": {"name": "ea", "input_dim": 5, "output_dim": 3, "mask_zero": True,
+                       "inputs": "a"}},
+        {"Dense": {"name": "db", "units": 3, "inputs": "b"}},
+        {"MultiHeadAttention": {"name": "vq", "num_heads": 1, "key_dim": 2,
+                                "inputs": ["db", "ea"]}},
+        {"MultiHeadAttention": {"name": "qv", "num_heads": 1, "key_dim": 2,
+                                "inputs": ["ea", "db"]}}]}
+    model = build_model(cfg)
+    assert [n.masked for n in model.nodes] == [True, False, False, True]
+    ids = np.array([[1, 2, 0, 0], [3, 0, 4, 0]])
+    model.forward([ids, np.ones((2, 4, 1), np.float32)])
+    assert np.array_equal(model.output_mask, ids != 0)
 
 
 # -- the fast paths with a mask -------------------------------------------------------------
