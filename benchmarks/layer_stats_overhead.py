@@ -1,5 +1,6 @@
 """What the LayerStats callback costs: the quick-start config trained with and without it,
-epoch by epoch in turn (so load that comes and goes hits both), each a fresh one-epoch run in a temporary directory.
+epoch by epoch in turn (so load that comes and goes hits both), each a fresh one-epoch run in
+a temporary directory.
 
     python benchmarks/layer_stats_overhead.py [--epochs 3] [--every-n-batches N] [--threads 2]
 

@@ -7,8 +7,8 @@ forward(inputs) runs the layers in order and returns the output layer's output; 
 runs them in reverse, summing gradients where an output feeds several layers, and returns the
 gradients of the inputs. Masks (Keras's, from Masking or ``Embedding(mask_zero)``) travel
 beside the outputs that carry one (`Node.masked`, decided by the builder); `output_mask` is the
-output's mask of the last forward pass, which the loss and metrics fold into the weights. Weights are addressed as ``"<layer>/<param>"`` everywhere (optimizer,
-checkpoints, gradcheck).
+output's mask of the last forward pass, which the loss and metrics fold into the weights.
+Weights are addressed as ``"<layer>/<param>"`` everywhere (optimizer, checkpoints, gradcheck).
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ class Normalizer:
         return cls(method, [shift for shift, _ in stats], scales, dtype)
 
     def apply(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """New arrays of the dtype, normalized; the inputs (possibly memory-mapped) are untouched."""
+        """New arrays of the dtype, normalized; the inputs (possibly memory-mapped) stay as
+        they are."""
         if self.method == "none":
             return [np.array(x, dtype=self.dtype) for x in xs]
         if len(xs) != len(self.shifts):

@@ -81,7 +81,8 @@ class NpzSource:
 
 
 def _memmap_member(path: str, info: zipfile.ZipInfo) -> np.memmap | None:
-    """Memory-map an uncompressed `.npy` member at its offset in the zip, or None if it cannot be."""
+    """Memory-map an uncompressed `.npy` member at its offset in the zip (None if it cannot
+    be)."""
     with open(path, "rb") as f:
         f.seek(info.header_offset)
         local = f.read(30)

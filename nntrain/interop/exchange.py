@@ -4,8 +4,9 @@
 An imported run is a finished run directory like the ones `fit` writes: the resolved config,
 ``checkpoints/final.npz`` (weights only, epoch 0) recorded in the index as ``final``, and
 status.json, so evaluate, predict and `nntrain.load` take it by default, and ``resume
---checkpoint checkpoints/final.npz --weights-only-ok`` fine-tunes it. Its normalization is what the config says: none unless ``data.normalize`` asks for statistics, which
-are then computed from the config's training split exactly as `fit` computes them (so a run
+--checkpoint checkpoints/final.npz --weights-only-ok`` fine-tunes it. Its normalization is
+what the config says: none unless ``data.normalize`` asks for statistics, which are then
+computed from the config's training split exactly as `fit` computes them (so a run
 exported and imported again with its own config normalizes as it did).
 """
 
